@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""The one HTTP layer every provider client talks through.
+
+What it guarantees, so provider files do not have to:
+- connect/read timeouts on every call;
+- bounded retries (urllib3's Retry) for 429 (honouring Retry-After, capped), 5xx and
+  connection resets; 401 is never retried (Hetzner blocks an IP after 3 bad logins);
+- a provider-specific rate-limit answer that is not a 429 (Hetzner's 403
+  RATE_LIMIT_EXCEEDED) can be declared with ``rate_limit_wait`` and is retried too;
+- every failure becomes one ProviderError carrying the provider's code and message plus a
+  fix hint, and secrets are scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+    Retry = object
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+DEFAULT_TIMEOUT = 30
+DEFAULT_RETRIES = 4
+# Cloudflare answers a 5-minute Retry-After once its window is exhausted; during an attack a
+# bounded wait beats a stuck play, so one wait never exceeds this.
+MAX_RETRY_AFTER = 30.0
+
+
+class CappedRetry(Retry):
+    """urllib3 Retry whose Retry-After wait is capped, so a provider cannot park us."""
+
+    max_retry_after = MAX_RETRY_AFTER
+
+    def get_retry_after(self, response):
+        value = super().get_retry_after(response)
+        if value is None:
+            return None
+        return min(value, self.max_retry_after)
+
+
+class HttpClient:
+    """A requests.Session bound to one provider's base URL, auth and error envelope.
+
+    ``error_parser(response) -> (code, message)`` turns the provider's error body into its
+    code and message; ``hint(status, code, message, method, path) -> str`` adds the fix.
+    ``rate_limit_wait(response) -> seconds|None`` flags a non-429 rate-limit answer.
+    """
+
+    def __init__(self, provider, base_url, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
+                 headers=None, auth=None, secrets=(), error_parser=None, hint=None,
+                 rate_limit_wait=None, backoff_factor=0.5, sleep=time.sleep):
+        if not HAS_REQUESTS:
+            raise ProviderError(provider, "the Python library 'requests' is required; install it "
+                                "on the controller (pip install requests)")
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.secrets = tuple(s for s in secrets if s)
+        self.error_parser = error_parser or default_error_parser
+        self.hint = hint or (lambda *args: "")
+        self.rate_limit_wait = rate_limit_wait
+        self.sleep = sleep
+        self.calls = []  # (method, path, status) of every request sent, for results and tests
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json",
+                                     "User-Agent": "ansible-ddos.scrubbing"})
+        self.session.headers.update(headers or {})
+        if auth is not None:
+            self.session.auth = auth
+        retry = CappedRetry(
+            total=retries, connect=retries, read=retries, status=retries, other=0,
+            status_forcelist=RETRY_STATUSES, allowed_methods=None,
+            respect_retry_after_header=True, backoff_factor=backoff_factor,
+            raise_on_status=False, raise_on_redirect=False)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    # -- calls ----------------------------------------------------------------------------
+    def request(self, method, path, params=None, json_body=None, data=None, expect=(200, 201, 202, 204),
+                allow_statuses=()):
+        """Send one call; return the decoded JSON body (None when empty).
+
+        ``allow_statuses`` are non-2xx statuses the caller handles itself (e.g. 404 meaning
+        "absent"); for those the Response is returned instead of raising.
+        """
+        url = self.base_url + path
+        attempts_left = self.retries
+        while True:
+            try:
+                response = self.session.request(method, url, params=params, json=json_body, data=data,
+                                                timeout=self.timeout)
+            except requests.exceptions.RetryError as exc:
+                raise self._error(method, path, None, None,
+                                  "gave up after %d retries (%s)" % (self.retries, _reason(exc)))
+            except requests.exceptions.Timeout:
+                raise self._error(method, path, None, None,
+                                  "no answer within %ss from %s" % (self.timeout, self.base_url))
+            except requests.exceptions.ConnectionError as exc:
+                raise self._error(method, path, None, None,
+                                  "cannot connect to %s (%s)" % (self.base_url, _reason(exc)))
+            self.calls.append((method, path, response.status_code))
+            if response.status_code in allow_statuses:
+                return response
+            if response.status_code in expect or 200 <= response.status_code < 300:
+                return decode(response)
+            wait = self.rate_limit_wait(response) if self.rate_limit_wait else None
+            if wait is not None and attempts_left > 0:
+                attempts_left -= 1
+                self.sleep(min(wait, MAX_RETRY_AFTER))
+                continue
+            code, message = self.error_parser(response)
+            if response.status_code in RETRY_STATUSES:
+                message = "%s (still failing after %d retries)" % (message, self.retries)
+            raise self._error(method, path, response.status_code, code, message)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def writes(self):
+        return [c for c in self.calls if c[0] not in ("GET", "HEAD")]
+
+    def _error(self, method, path, status, code, message):
+        hint = self.hint(status, code, message, method, path) or ""
+        return ProviderError(self.provider, redact(message, self.secrets), status=status, code=code,
+                             hint=redact(hint, self.secrets), method=method, path=path)
+
+    def close(self):
+        self.session.close()
+
+
+def decode(response):
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def default_error_parser(response):
+    body = decode(response)
+    if isinstance(body, dict):
+        return body.get("code"), body.get("message") or json.dumps(body)[:300]
+    return None, (str(body)[:300] if body else response.reason or "HTTP %s" % response.status_code)
+
+
+def _reason(exc):
+    """The innermost cause of a requests/urllib3 exception, without the URL noise."""
+    inner = exc
+    for _ in range(5):
+        nxt = inner.args[0] if getattr(inner, "args", None) else None
+        if isinstance(nxt, BaseException):
+            inner = nxt
+            continue
+        reason = getattr(inner, "reason", None)
+        if isinstance(reason, BaseException) and reason is not inner:
+            inner = reason
+            continue
+        break
+    return type(inner).__name__ + (": %s" % inner if str(inner) else "")

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""Glue between AnsibleModule and the provider contract, shared by all 16 modules."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
+    COMMON_OPTIONS, INFO_OPTIONS, execute, plan_change)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+
+
+def argument_spec(provider_cls, info=False):
+    spec = dict(INFO_OPTIONS if info else COMMON_OPTIONS)
+    spec.update(provider_cls.options)
+    if info:
+        for name in getattr(provider_cls, "action_only_options", ()):
+            spec.pop(name, None)
+    return spec
+
+
+def _new_module(provider_cls, info):
+    return AnsibleModule(
+        argument_spec=argument_spec(provider_cls, info),
+        required_one_of=provider_cls.required_one_of,
+        mutually_exclusive=provider_cls.mutually_exclusive,
+        required_together=provider_cls.required_together,
+        required_if=provider_cls.required_if,
+        supports_check_mode=True,
+    )
+
+
+def run_module(provider_cls):
+    """Entry point of a provider module: converge to ``state``."""
+    module = _new_module(provider_cls, info=False)
+    provider = provider_cls(module.params)
+    p = module.params
+    try:
+        plan = plan_change(provider, p["state"], p["snapshot"])
+        after = None
+        if plan.changed and not module.check_mode:
+            after = execute(plan, wait=p["wait"], wait_timeout=p["wait_timeout"], wait_sleep=p["wait_sleep"])
+        result = plan.result(after, check_mode=module.check_mode)
+        result["api_calls"] = len(provider.api_calls())
+        if not module._diff:
+            result.pop("diff")
+        module.exit_json(**result)
+    except ProviderError as exc:
+        module.fail_json(msg=str(exc), error=exc.as_dict(), api_calls=len(provider.api_calls()))
+    finally:
+        provider.close()
+
+
+def run_info_module(provider_cls):
+    """Entry point of a ``*_info`` module: the Test button. Never writes."""
+    module = _new_module(provider_cls, info=True)
+    provider = provider_cls(module.params)
+    try:
+        report = test_report(provider)
+    finally:
+        provider.close()
+    if not report["ok"]:
+        module.fail_json(msg=report["msg"], **report)
+    module.exit_json(changed=False, **report)
+
+
+def test_report(provider):
+    """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
+    try:
+        findings = provider.test()
+    except ProviderError as exc:
+        return dict(ok=False, msg=str(exc), findings=[], state=None, active=None, error=exc.as_dict())
+    state = findings.state if hasattr(findings, "state") else None
+    errors = [f for f in findings if f["level"] == "error"]
+    warnings = [f for f in findings if f["level"] == "warning"]
+    if errors:
+        msg = "%s: Test failed: %s" % (provider.name, "; ".join(f["detail"] for f in errors))
+    elif warnings:
+        msg = "%s: Test passed with warnings: %s" % (provider.name, "; ".join(f["detail"] for f in warnings))
+    else:
+        msg = "%s: Test passed" % provider.name
+    return dict(ok=not errors, msg=msg, findings=list(findings), state=state,
+                active=provider.is_active(state) if state is not None else None,
+                warnings_count=len(warnings))

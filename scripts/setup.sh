@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create (or refresh) the project's virtualenv in .venv with everything the demo and the
+# tests need, and install the sandbox package into it. Safe to run again: it only installs
+# what changed. Usage: scripts/setup.sh [runtime|test]   (default: test)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+profile="${1:-test}"
+python="${PYTHON:-python3}"
+venv="$here/.venv"
+stamp="$venv/.installed-$profile"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating virtualenv $venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+fi
+
+reqs="requirements.txt"
+[ "$profile" = "test" ] && reqs="requirements-test.txt"
+sum="$(cat requirements.txt requirements-test.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  echo "==> installing $reqs and the sandbox into $venv"
+  "$venv/bin/python" -m pip install --quiet -r "$reqs" ./sandbox
+  echo "$sum" > "$stamp"
+fi
