@@ -60,7 +60,7 @@ def run_info_module(provider_cls):
     module = _new_module(provider_cls, info=True)
     provider = provider_cls(module.params)
     try:
-        report = test_report(provider)
+        report = build_test_report(provider)
     finally:
         provider.close()
     if not report["ok"]:
@@ -68,7 +68,7 @@ def run_info_module(provider_cls):
     module.exit_json(changed=False, **report)
 
 
-def test_report(provider):
+def build_test_report(provider):
     """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
     try:
         findings = provider.test()

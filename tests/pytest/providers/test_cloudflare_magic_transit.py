@@ -1,0 +1,178 @@
+"""Cloudflare Magic Transit against the sandbox: idempotency, check mode, always-on, errors,
+the legacy call, waiting, and the Test button."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import converge, make_provider
+from ddos_sandbox.providers.cloudflare import (ACCOUNT, ALWAYS_ON_BGP, ALWAYS_ON_PREFIX, BGP_PREFIX, PREFIX,
+                                               ZONE)
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit import (
+    CloudflareMagicTransit)
+
+
+def mt(sandbox, **params):
+    base = dict(api_url=sandbox.api_url("cloudflare"), api_token="sandbox-cf-token-rw", account_id=ACCOUNT,
+                prefix_id=PREFIX, retries=2)
+    base.update(params)
+    return make_provider(CloudflareMagicTransit, sleep=lambda s: None, **base)
+
+
+def advertised(sandbox, prefix=PREFIX):
+    return sandbox.state()["cloudflare"]["accounts"][ACCOUNT][prefix]["advertised"]
+
+
+def test_activate_then_rerun_makes_no_write(sandbox):
+    result = converge(mt(sandbox), "active")
+    assert result["changed"] and result["active"]
+    assert result["snapshot"]["advertised"] is False
+    assert result["diff"]["before"]["advertised"] is False and result["diff"]["after"]["advertised"] is True
+    assert advertised(sandbox)
+    writes = sandbox.requests(writes_only=True)
+    assert [(w["method"], w["body"]) for w in writes] == [("PATCH", {"on_demand": {"advertised": True}})]
+    assert writes[0]["path"].endswith("/bgp/prefixes/%s" % BGP_PREFIX)
+
+    again = converge(mt(sandbox), "active", snapshot=result["snapshot"])
+    assert not again["changed"]
+    assert again["snapshot"] == result["snapshot"], "a re-run must keep the real pre-incident snapshot"
+    assert len(sandbox.requests(writes_only=True)) == 1
+
+
+def test_check_mode_makes_no_write(sandbox):
+    result = converge(mt(sandbox), "active", check_mode=True)
+    assert result["changed"] and result["after"]["advertised"] is True
+    assert sandbox.requests(writes_only=True) == []
+    assert not advertised(sandbox)
+
+
+def test_withdraw_with_snapshot_restores(sandbox):
+    snap = converge(mt(sandbox), "active")["snapshot"]
+    result = converge(mt(sandbox), "inactive", snapshot=snap)
+    assert result["changed"] and not result["active"]
+    assert not advertised(sandbox)
+
+
+def test_always_on_prefix_is_never_withdrawn_with_its_snapshot(sandbox):
+    provider = mt(sandbox, prefix_id=ALWAYS_ON_PREFIX)
+    activation = converge(provider, "active")
+    assert not activation["changed"] and activation["snapshot"]["advertised"] is True
+    withdrawal = converge(mt(sandbox, prefix_id=ALWAYS_ON_PREFIX), "inactive", snapshot=activation["snapshot"])
+    assert not withdrawal["changed"] and withdrawal["active"]
+    assert advertised(sandbox, ALWAYS_ON_PREFIX)
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_given_bgp_prefix_id_is_read_directly(sandbox):
+    converge(mt(sandbox, prefix_id=ALWAYS_ON_PREFIX, bgp_prefix_id=ALWAYS_ON_BGP), "active")
+    assert sandbox.requests()[0]["path"].endswith("/bgp/prefixes/%s" % ALWAYS_ON_BGP)
+
+
+def test_legacy_bgp_status_call(sandbox):
+    result = converge(mt(sandbox, advertisement_api="bgp_status"), "active")
+    assert result["changed"]
+    writes = sandbox.requests(writes_only=True)
+    assert [(w["path"].rsplit("/", 2)[-2:], w["body"]) for w in writes] == [(["bgp", "status"], {"advertised": True})]
+    assert advertised(sandbox)
+
+
+def test_wait_polls_until_the_api_reports_the_change(sandbox):
+    sandbox.simulators["cloudflare"].apply_delay = 0.3
+    result = converge(mt(sandbox), "active", wait=True, wait_timeout=10)
+    assert result["after"]["advertised"] is True
+    assert len([r for r in sandbox.requests() if r["method"] == "GET"]) >= 2
+
+
+def test_wait_fails_on_timeout(sandbox):
+    sandbox.simulators["cloudflare"].apply_delay = 60
+    with pytest.raises(ProviderError, match="did not report it applied within wait_timeout=0"):
+        converge(mt(sandbox), "active", wait=True, wait_timeout=0)
+
+
+def test_unknown_prefix_lists_the_accounts_prefixes(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(mt(sandbox, prefix_id="ffffffffffffffffffffffffffffffff"), "active")
+    text = str(err.value)
+    assert "was not found" in text and PREFIX in text and "203.0.113.0/24" in text and "198.51.100.0/24" in text
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_zone_id_instead_of_account_id(sandbox):
+    with pytest.raises(ProviderError, match="must be the Account ID .* not a Zone ID"):
+        converge(mt(sandbox, account_id=ZONE), "active")
+
+
+def test_read_only_token_names_the_permission(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(mt(sandbox, api_token="sandbox-cf-token-ro"), "active")
+    assert "HTTP 403" in str(err.value) and "Magic Transit Write" in str(err.value)
+    assert "sandbox-cf-token-ro" not in str(err.value)
+
+
+def test_invalid_token_is_not_retried_and_not_echoed(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(mt(sandbox, api_token="not-a-real-token"), "active")
+    assert "HTTP 401" in str(err.value) and "API Token" in str(err.value)
+    assert "not-a-real-token" not in str(err.value)
+    assert len(sandbox.requests()) == 1
+
+
+def test_retry_after_429_then_success(sandbox):
+    sandbox.add_fault(provider="cloudflare", method="PATCH", status=429, headers={"Retry-After": "1"}, count=1)
+    result = converge(mt(sandbox), "active")
+    assert result["changed"]
+    patches = [r for r in sandbox.requests() if r["method"] == "PATCH"]
+    assert [p["status"] for p in patches] == [429, 200]
+
+
+def test_five_500s_fail_bounded_with_a_clear_message(sandbox):
+    sandbox.add_fault(provider="cloudflare", method="GET", status=500, count=5)
+    with pytest.raises(ProviderError) as err:
+        converge(mt(sandbox, retries=4), "active")
+    assert "HTTP 500" in str(err.value) and "after 4 retries" in str(err.value)
+    assert len(sandbox.requests()) == 5
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_connection_reset_is_retried(sandbox):
+    sandbox.add_fault(provider="cloudflare", method="GET", reset=True, count=1)
+    assert converge(mt(sandbox), "active")["changed"]
+
+
+def test_locked_prefix_is_refused_without_a_write(sandbox):
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][PREFIX]["on_demand_locked"] = True
+    with pytest.raises(ProviderError, match="locked"):
+        converge(mt(sandbox), "active")
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_test_button_lists_prefixes(sandbox):
+    report = build_test_report(mt(sandbox, api_token="sandbox-cf-token-ro"))
+    assert report["ok"], report
+    details = " ".join(f["detail"] for f in report["findings"])
+    assert "2 prefix(es)" in details and PREFIX in details and "203.0.113.0/24" in details
+    assert "on-demand advertisement is enabled" in details
+    assert report["active"] is False
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_test_button_reports_wrong_prefix(sandbox):
+    report = build_test_report(mt(sandbox, prefix_id="ffffffffffffffffffffffffffffffff"))
+    assert not report["ok"] and "is not one of them" in report["msg"]
+
+
+def test_module_end_to_end_with_diff_and_check(sandbox, module_runner):
+    args = dict(api_url=sandbox.api_url("cloudflare"), api_token="sandbox-cf-token-rw", account_id=ACCOUNT,
+                prefix_id=PREFIX, wait_sleep=0.05)
+    checked = module_runner("cloudflare_magic_transit", args, check=True)
+    assert checked["changed"] and sandbox.requests(writes_only=True) == []
+    done = module_runner("cloudflare_magic_transit", args, diff=True)
+    assert done["changed"] and done["active"] and done["after"]["advertised"] is True
+    again = module_runner("cloudflare_magic_transit", dict(args, snapshot=done["snapshot"]))
+    assert not again["changed"]
+    assert len(sandbox.requests(writes_only=True)) == 1
+    failed = module_runner("cloudflare_magic_transit", dict(args, api_token="sandbox-cf-token-XXXX"))
+    assert failed["_rc"] != 0 and "sandbox-cf-token-XXXX" not in failed["_stdout"] + failed["_stderr"]
