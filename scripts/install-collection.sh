@@ -5,8 +5,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 venv="$here/.venv/bin"
-rm -rf build/dist build/collections
-mkdir -p build/dist build/collections
-"$venv/ansible-galaxy" collection build --force --output-path build/dist . >/dev/null
-"$venv/ansible-galaxy" collection install --force --offline -p build/collections build/dist/ddos-scrubbing-*.tar.gz >/dev/null
-echo "$here/build/collections"
+out="${DDOS_BUILD_DIR:-$here/build}"
+rm -rf "$out/dist" "$out/collections"
+mkdir -p "$out/dist" "$out/collections"
+"$venv/ansible-galaxy" collection build --force --output-path "$out/dist" . >/dev/null
+"$venv/ansible-galaxy" collection install --force --offline -p "$out/collections" "$out"/dist/ddos-scrubbing-*.tar.gz >/dev/null
+echo "$out/collections"

@@ -16,6 +16,13 @@ _BASE = "ansible_collections.ddos.scrubbing.plugins.module_utils.providers."
 # name (= module name, = the inventory's scrubbing_provider) -> "file:Class"
 PROVIDERS = {
     "cloudflare_magic_transit": "cloudflare_magic_transit:CloudflareMagicTransit",
+    "cloudflare_under_attack": "cloudflare_under_attack:CloudflareUnderAttack",
+    "ovh_mitigation": "ovh_mitigation:OvhMitigation",
+    "hetzner_firewall": "hetzner_firewall:HetznerFirewall",
+    "aws_shield": "aws_shield:AwsShield",
+    "digitalocean_firewall": "digitalocean_firewall:DigitalOceanFirewall",
+    "vultr_firewall": "vultr_firewall:VultrFirewall",
+    "linode_firewall": "linode_firewall:LinodeFirewall",
 }
 
 

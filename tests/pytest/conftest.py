@@ -16,7 +16,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(ROOT, "build", "collections")
+COLLECTIONS = os.path.join(os.environ.get("DDOS_BUILD_DIR") or os.path.join(ROOT, "build"), "collections")
 VENV_BIN = os.path.dirname(sys.executable)
 
 

@@ -305,3 +305,6 @@ class CloudflareSimulator(Simulator):
         zone["security_level"] = value
         zone["modified_on"] = _now()
         return self._ok(self._setting(zone))
+
+
+SIMULATOR = CloudflareSimulator
