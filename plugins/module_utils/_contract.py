@@ -96,6 +96,10 @@ class Provider:
         self.params = params
         self.sleep = sleep
         self._http = None
+        self.warnings = []  # shown to the operator by the module / playbook (e.g. a retired option)
+
+    def warn(self, message):
+        self.warnings.append("%s: %s" % (self.name, message))
 
     # -- plumbing ---------------------------------------------------------------------------
     @property

@@ -46,6 +46,8 @@ def run_module(provider_cls):
             after = execute(plan, wait=p["wait"], wait_timeout=p["wait_timeout"], wait_sleep=p["wait_sleep"])
         result = plan.result(after, check_mode=module.check_mode)
         result["api_calls"] = len(provider.api_calls())
+        for warning in provider.warnings:
+            module.warn(warning)
         if not module._diff:
             result.pop("diff")
         module.exit_json(**result)
@@ -63,6 +65,8 @@ def run_info_module(provider_cls):
         report = build_test_report(provider)
     finally:
         provider.close()
+    for warning in provider.warnings:
+        module.warn(warning)
     if not report["ok"]:
         module.fail_json(msg=report["msg"], **report)
     module.exit_json(changed=False, **report)
