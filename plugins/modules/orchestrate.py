@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: orchestrate
+short_description: Run an incident, activate, withdraw, test, status or reconcile operation over all integrations
+version_added: 0.1.0
+description:
+  - The engine behind the collection's playbooks and role. It reads the integrations from the
+    inventory group C(scrubbing_integrations) (host vars C(scrubbing_provider),
+    C(scrubbing_options), C(scrubbing_workspace), C(scrubbing_auto), C(scrubbing_targets)),
+    validates all of them before any API call, keeps the incident ledger, and calls every
+    provider that must change in parallel.
+  - With a local state host (default) it runs inside the controller process (an action
+    plugin); with a remote state host it runs there as a module, so the ledger lives on that host.
+  - Use the playbooks (C(ddos.scrubbing.incident), C(activate), C(withdraw), C(test), C(status),
+    C(reconcile)) or the role C(ddos.scrubbing.scrubbing) rather than this module directly.
+author:
+  - ddos.scrubbing contributors
+extends_documentation_fragment:
+  - ddos.scrubbing.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the providers and reports what would change; writes neither to a provider nor to the ledger.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Operations converge; a second identical run makes only read calls.
+options:
+  operation:
+    description: What to do.
+    type: str
+    required: true
+    choices: [incident, activate, withdraw, test, status, reconcile]
+  incident:
+    description:
+      - For O(operation=incident), the incident event C({id, status, workspace, target}); C(status) is
+        V(started) or V(resolved), C(workspace) defaults to V(default), C(target) is an optional IP or CIDR.
+    type: dict
+  integration_configs:
+    description:
+      - The integrations, by name. Filled in by the action plugin from the inventory; do not set it.
+    type: dict
+    required: true
+  integrations:
+    description: For O(operation=activate), V(withdraw) and V(test), the integrations to act on (default all).
+    type: list
+    elements: str
+  force:
+    description: Withdraw even integrations that an active incident still needs.
+    type: bool
+    default: false
+  state_file:
+    description: Path of the ledger on the state host.
+    type: path
+    required: true
+  hold_down:
+    description: Seconds a workspace must stay quiet (no active incident) before its integrations are withdrawn.
+    type: int
+    default: 0
+  workers:
+    description: How many providers are called at once.
+    type: int
+    default: 32
+  live:
+    description: For O(operation=status), also read every provider's current state.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Record an incident and divert
+  ddos.scrubbing.orchestrate:
+    operation: incident
+    incident: {id: A1, status: started, workspace: default, target: 203.0.113.7}
+    state_file: /var/lib/ddos-scrubbing/ledger.json
+"""
+
+RETURN = r"""
+integrations:
+  description: Per integration, what was done (C(action), C(changed), C(active), C(reason), C(before), C(after), C(snapshot), C(msg) on failure).
+  returned: always
+  type: dict
+summary:
+  description: One human-readable line per integration (for status, the table).
+  returned: always
+  type: list
+  elements: str
+failed_integrations:
+  description: Names of the integrations that failed; the others were still processed.
+  returned: always
+  type: list
+  elements: str
+rows:
+  description: For O(operation=status), one entry per integration with C(integration), C(provider), C(workspace), C(active), C(provider_active), C(since), C(incidents), C(pinned), C(last_error).
+  returned: when operation is status
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import ARGUMENT_SPEC, run_operation
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    report = run_operation(module.params, check_mode=module.check_mode)
+    for warning in report.pop("warnings_list", []):
+        module.warn(warning)
+    if report.get("failed"):
+        msg = report.pop("msg")
+        report.pop("failed")
+        module.fail_json(msg=msg, **report)
+    module.exit_json(**report)
+
+
+if __name__ == "__main__":
+    main()
