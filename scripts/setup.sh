@@ -18,6 +18,7 @@ fi
 
 reqs="requirements.txt"
 [ "$profile" = "test" ] && reqs="requirements-test.txt"
+[ "$profile" = "test" ] && [ -f "$venv/.installed-runtime" ] && rm -f "$venv/.installed-runtime"
 sum="$(cat requirements.txt requirements-test.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "==> installing $reqs and the sandbox into $venv"

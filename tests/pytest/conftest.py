@@ -128,3 +128,29 @@ def converge(provider, state, snapshot=None, check_mode=False, wait=True, wait_t
     if plan.changed and not check_mode:
         after = execute(plan, wait=wait, wait_timeout=wait_timeout, wait_sleep=0.01)
     return plan.result(after, check_mode=check_mode)
+
+
+DEMO_INVENTORY = os.path.join(ROOT, "demo", "inventory")
+
+
+def run_playbook(name, sandbox, ledger, extra=None, limit=None, check=False, inventory=DEMO_INVENTORY,
+                 env=None, timeout=300):
+    """Run ``ansible-playbook ddos.scrubbing.<name>`` on the demo inventory against ``sandbox``."""
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "ddos.scrubbing." + name, "-i", inventory,
+           "-e", "scrubbing_state_file=%s" % ledger]
+    if extra:
+        cmd += ["-e", json.dumps(extra)]
+    if limit:
+        cmd += ["--limit", limit]
+    if check:
+        cmd.append("--check")
+    run_env = {"DDOS_SANDBOX_URL": sandbox.url if sandbox is not None else "http://127.0.0.1:9"}
+    run_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(run_env), timeout=timeout)
+    proc.output = proc.stdout + proc.stderr
+    return proc
+
+
+def read_ledger(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
