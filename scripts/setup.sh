@@ -22,6 +22,6 @@ reqs="requirements.txt"
 sum="$(cat requirements.txt requirements-test.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "==> installing $reqs and the sandbox into $venv"
-  "$venv/bin/python" -m pip install --quiet -r "$reqs" ./sandbox
+  "$venv/bin/python" -m pip install --quiet -r "$reqs" -e ./sandbox
   echo "$sum" > "$stamp"
 fi

@@ -164,7 +164,7 @@ def default_error_parser(response):
 def _reason(exc):
     """The innermost cause of a requests/urllib3 exception, without the URL noise."""
     inner = exc
-    for _ in range(5):
+    for _depth in range(5):
         nxt = inner.args[0] if getattr(inner, "args", None) else None
         if isinstance(nxt, BaseException):
             inner = nxt

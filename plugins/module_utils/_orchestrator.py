@@ -619,8 +619,8 @@ def summarise(operation, report):
     lines = []
     if report.get("incident"):
         inc = report["incident"]
-        lines.append("incident %s %s in workspace %s%s" % (inc["id"], inc["status"], inc["workspace"],
-                                                          " (target %s)" % inc["target"] if inc["target"] else ""))
+        target = " (target %s)" % inc["target"] if inc["target"] else ""
+        lines.append("incident %s %s in workspace %s%s" % (inc["id"], inc["status"], inc["workspace"], target))
     lines.extend(report.get("notes") or [])
     for name in sorted(report.get("integrations", {})):
         r = report["integrations"][name]

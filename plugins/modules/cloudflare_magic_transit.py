@@ -21,7 +21,7 @@ description:
     2-7 minutes to advertise, about 15 to withdraw). O(wait) waits for the API to report the
     asked advertisement state, not for the Internet.
 author:
-  - ddos.scrubbing contributors
+  - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common
   - ddos.scrubbing.attributes
@@ -39,8 +39,8 @@ attributes:
 options:
   api_token:
     description:
-      - Cloudflare API token with V(Magic Transit Write) (or V(IP Prefixes: Write), or
-        V(IP Prefixes: BGP On Demand Write)) on the account.
+      - "Cloudflare API token with V(Magic Transit Write) (or V(IP Prefixes: Write), or
+        V(IP Prefixes: BGP On Demand Write)) on the account."
       - Falls back to the E(CLOUDFLARE_API_TOKEN), then E(CF_API_TOKEN) environment variable.
     type: str
     required: true

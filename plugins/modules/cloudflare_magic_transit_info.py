@@ -15,7 +15,7 @@ description:
     enabled, locked, and whether the prefix is advertised now.
   - Never writes. Fails when the integration could not be activated as configured.
 author:
-  - ddos.scrubbing contributors
+  - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
   - ddos.scrubbing.attributes

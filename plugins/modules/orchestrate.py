@@ -20,7 +20,7 @@ description:
   - Use the playbooks (C(ddos.scrubbing.incident), C(activate), C(withdraw), C(test), C(status),
     C(reconcile)) or the role C(ddos.scrubbing.scrubbing) rather than this module directly.
 author:
-  - ddos.scrubbing contributors
+  - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.attributes
 attributes:
@@ -84,7 +84,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 integrations:
-  description: Per integration, what was done (C(action), C(changed), C(active), C(reason), C(before), C(after), C(snapshot), C(msg) on failure).
+  description:
+    - Per integration, what was done (C(action), C(changed), C(active), C(reason), C(before), C(after),
+      C(snapshot), C(msg) on failure).
   returned: always
   type: dict
 summary:
@@ -98,7 +100,9 @@ failed_integrations:
   type: list
   elements: str
 rows:
-  description: For O(operation=status), one entry per integration with C(integration), C(provider), C(workspace), C(active), C(provider_active), C(since), C(incidents), C(pinned), C(last_error).
+  description:
+    - For O(operation=status), one entry per integration with C(integration), C(provider), C(workspace),
+      C(active), C(provider_active), C(since), C(incidents), C(pinned), C(last_error).
   returned: when operation is status
   type: list
   elements: dict
