@@ -1,0 +1,196 @@
+"""The ledger under the conditions of a real attack: waves within a hold-down, a run killed
+mid-write, a provider failing while others succeed, drift, target scoping, pins."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import VENV_BIN, ansible_env, read_ledger, run_playbook
+from ddos_sandbox.providers.cloudflare import ACCOUNT, ALWAYS_ON_PREFIX, PREFIX
+
+
+def cf_inventory(path, sandbox, hosts):
+    """Write an inventory of Magic Transit integrations on the sandbox: {name: overrides}."""
+    inv = {}
+    for name, extra in hosts.items():
+        extra = dict(extra)
+        options = {"api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw",
+                   "account_id": ACCOUNT, "prefix_id": PREFIX, "wait_sleep": 0.05, "retries": 1}
+        options.update(extra.pop("options", {}))
+        inv[name] = dict({"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": options}, **extra)
+    path.write_text(json.dumps({"scrubbing_integrations": {"hosts": inv, "vars": {"ansible_connection": "local"}}}))
+    return str(path)
+
+
+def kill_tree(pid):
+    """SIGKILL a process and all its descendants (ansible's workers run in their own session)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo, tree = [pid], []
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def advertised(sandbox, prefix=PREFIX):
+    return sandbox.state()["cloudflare"]["accounts"][ACCOUNT][prefix]["advertised"]
+
+
+def incident(sandbox, ledger, inventory, incident_id, status, **extra):
+    body = {"incident": dict({"id": incident_id, "status": status}, **{k: v for k, v in extra.items()
+                                                                     if k in ("workspace", "target")})}
+    for k in ("scrubbing_hold_down",):
+        if k in extra:
+            body[k] = extra[k]
+    proc = run_playbook("incident", sandbox, ledger, body, inventory=inventory)
+    return proc
+
+
+def test_multi_wave_within_hold_down_never_withdraws(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
+    ledger = tmp_path / "ledger.json"
+    assert incident(sandbox, ledger, inv, "A", "started", scrubbing_hold_down=3600).returncode == 0
+    resolved = incident(sandbox, ledger, inv, "A", "resolved", scrubbing_hold_down=3600)
+    assert resolved.returncode == 0 and "hold-down until" in resolved.stdout
+    assert incident(sandbox, ledger, inv, "B", "started", scrubbing_hold_down=3600).returncode == 0
+    patches = [e["body"] for e in sandbox.requests(writes_only=True)]
+    assert patches == [{"on_demand": {"advertised": True}}], "no withdrawal may ever be sent between waves"
+    assert advertised(sandbox)
+
+
+def test_hold_down_expiry_is_withdrawn_by_reconcile(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
+    ledger = tmp_path / "ledger.json"
+    incident(sandbox, ledger, inv, "A", "started", scrubbing_hold_down=2)
+    incident(sandbox, ledger, inv, "A", "resolved", scrubbing_hold_down=2)
+    assert advertised(sandbox)
+    time.sleep(2.2)
+    proc = run_playbook("reconcile", sandbox, ledger, {"scrubbing_hold_down": 2}, inventory=inv)
+    assert proc.returncode == 0, proc.output
+    assert not advertised(sandbox)
+    again = run_playbook("reconcile", sandbox, ledger, {"scrubbing_hold_down": 2}, inventory=inv)
+    assert again.returncode == 0 and len(sandbox.requests(writes_only=True)) == 2, "reconcile is a no-op when in order"
+
+
+def test_run_killed_mid_write_is_finished_by_reconcile_with_the_real_snapshot(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
+    ledger = tmp_path / "ledger.json"
+    # The PATCH reaches the provider and is applied 1.5 s later; the run is killed before then,
+    # i.e. after the provider write left and before the ledger recorded its outcome.
+    sandbox.add_fault(provider="cloudflare", method="PATCH", delay=1.5, count=1)
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "ddos.scrubbing.incident", "-i", inv,
+           "-e", "scrubbing_state_file=%s" % ledger, "-e", json.dumps({"incident": {"id": "A", "status": "started"}})]
+    proc = subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(e["method"] == "PATCH" for e in sandbox.requests()) \
+            and not (ledger.exists() and read_ledger(ledger)["integrations"].get("edge", {}).get("pending")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    kill_tree(proc.pid)
+    proc.wait()
+    time.sleep(1.6)
+    assert advertised(sandbox), "the in-flight write landed"
+    rec = read_ledger(ledger)["integrations"]["edge"]
+    assert rec["pending"]["action"] == "activate" and rec["pending"]["snapshot"]["advertised"] is False
+    assert not rec["active"]
+
+    fixed = run_playbook("reconcile", sandbox, ledger, inventory=inv)
+    assert fixed.returncode == 0, fixed.output
+    rec = read_ledger(ledger)["integrations"]["edge"]
+    assert rec["active"] and rec["pending"] is None
+    assert rec["snapshot"]["advertised"] is False, "the real pre-incident snapshot survives the crash"
+    assert incident(sandbox, ledger, inv, "A", "resolved").returncode == 0
+    assert not advertised(sandbox)
+
+
+def test_one_provider_failing_does_not_stop_the_others(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {
+        "good": {}, "broken": {"options": {"prefix_id": ALWAYS_ON_PREFIX, "api_token": "sandbox-cf-token-ro"}}})
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][ALWAYS_ON_PREFIX]["advertised"] = False
+    ledger = tmp_path / "ledger.json"
+    proc = incident(sandbox, ledger, inv, "A", "started")
+    assert proc.returncode != 0, "the play ends failed"
+    assert advertised(sandbox), "the healthy integration was activated anyway"
+    doc = read_ledger(ledger)
+    assert "HTTP 403" in doc["integrations"]["broken"]["last_error"]
+    assert doc["integrations"]["good"]["active"]
+    # The operator fixes the token; reconcile retries what failed.
+    sandbox.simulators["cloudflare"].tokens["sandbox-cf-token-ro"]["permissions"].append("Magic Transit Write")
+    fixed = run_playbook("reconcile", sandbox, ledger, inventory=inv)
+    assert fixed.returncode == 0, fixed.output
+    assert advertised(sandbox, ALWAYS_ON_PREFIX)
+    assert read_ledger(ledger)["integrations"]["broken"]["last_error"] is None
+
+
+def test_reconcile_reapplies_drift(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
+    ledger = tmp_path / "ledger.json"
+    incident(sandbox, ledger, inv, "A", "started")
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][PREFIX]["advertised"] = False  # withdrawn in the panel
+    proc = run_playbook("reconcile", sandbox, ledger, inventory=inv)
+    assert proc.returncode == 0 and advertised(sandbox)
+    assert read_ledger(ledger)["integrations"]["edge"]["snapshot"]["advertised"] is False
+
+
+def test_targets_scope_activation_and_workspaces_are_separate(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {
+        "edge": {"scrubbing_targets": ["203.0.113.0/24"]},
+        "other": {"scrubbing_workspace": "staging", "options": {"prefix_id": ALWAYS_ON_PREFIX}}})
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][ALWAYS_ON_PREFIX]["advertised"] = False
+    ledger = tmp_path / "ledger.json"
+    assert incident(sandbox, ledger, inv, "X", "started", target="198.51.100.9").returncode == 0
+    assert not advertised(sandbox) and not advertised(sandbox, ALWAYS_ON_PREFIX)
+    assert incident(sandbox, ledger, inv, "Y", "started", target="203.0.113.9").returncode == 0
+    assert advertised(sandbox) and not advertised(sandbox, ALWAYS_ON_PREFIX), "staging is another workspace"
+    # X (not this integration's target) still active in the workspace: Y resolving keeps it on.
+    assert incident(sandbox, ledger, inv, "Y", "resolved").returncode == 0
+    assert advertised(sandbox)
+    assert incident(sandbox, ledger, inv, "X", "resolved").returncode == 0
+    assert not advertised(sandbox)
+
+
+def test_unknown_resolved_is_a_warning_not_a_withdrawal(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
+    ledger = tmp_path / "ledger.json"
+    incident(sandbox, ledger, inv, "A", "started")
+    proc = incident(sandbox, ledger, inv, "nope", "resolved")
+    assert proc.returncode == 0 and "unknown in workspace default" in proc.output
+    assert advertised(sandbox) and len(sandbox.requests(writes_only=True)) == 1
+
+
+def test_manual_activation_is_pinned_and_force_withdraw(sandbox, tmp_path):
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}, "spare": {
+        "options": {"prefix_id": ALWAYS_ON_PREFIX}, "scrubbing_auto": False}})
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][ALWAYS_ON_PREFIX]["advertised"] = False
+    ledger = tmp_path / "ledger.json"
+    assert run_playbook("activate", sandbox, ledger, limit="spare", inventory=inv).returncode == 0
+    assert advertised(sandbox, ALWAYS_ON_PREFIX) and not advertised(sandbox)
+    incident(sandbox, ledger, inv, "A", "started")
+    incident(sandbox, ledger, inv, "A", "resolved")
+    assert advertised(sandbox, ALWAYS_ON_PREFIX), "auto-withdraw leaves a pinned integration alone"
+    assert not advertised(sandbox)
+    incident(sandbox, ledger, inv, "B", "started")
+    refused = run_playbook("withdraw", sandbox, ledger, limit="edge", inventory=inv)
+    assert refused.returncode != 0 and "force=true" in refused.output and advertised(sandbox)
+    forced = run_playbook("withdraw", sandbox, ledger, {"force": True}, limit="edge", inventory=inv)
+    assert forced.returncode == 0 and not advertised(sandbox)
+    assert run_playbook("withdraw", sandbox, ledger, limit="spare", inventory=inv).returncode == 0
+    assert not advertised(sandbox, ALWAYS_ON_PREFIX)
