@@ -194,3 +194,41 @@ def test_manual_activation_is_pinned_and_force_withdraw(sandbox, tmp_path):
     assert forced.returncode == 0 and not advertised(sandbox)
     assert run_playbook("withdraw", sandbox, ledger, limit="spare", inventory=inv).returncode == 0
     assert not advertised(sandbox, ALWAYS_ON_PREFIX)
+
+
+def test_secrets_never_appear_at_any_verbosity(sandbox, tmp_path):
+    secret = "sandbox-cf-SECRET-never-print-me"
+    sandbox.simulators["cloudflare"].tokens[secret] = {"permissions": ["Magic Transit Read"]}
+    inv = cf_inventory(tmp_path / "inv.json", sandbox, {
+        "ok": {}, "readonly": {"options": {"api_token": secret, "prefix_id": ALWAYS_ON_PREFIX}},
+        "rejected": {"options": {"api_token": secret + "-wrong"}}})
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][ALWAYS_ON_PREFIX]["advertised"] = False
+    ledger = tmp_path / "ledger.json"
+    for playbook in ("incident", "test", "status", "activate", "withdraw", "reconcile"):
+        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-vvvv", "ddos.scrubbing." + playbook, "-i", inv,
+               "-e", "scrubbing_state_file=%s" % ledger,
+               "-e", json.dumps({"incident": {"id": "S", "status": "started"}, "force": True})]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), timeout=300)
+        output = proc.stdout + proc.stderr
+        assert secret not in output and "sandbox-cf-token-rw" not in output, playbook
+        assert "HTTP 40" in output or playbook in ("status", "reconcile"), playbook  # failures reported
+    assert secret not in ledger.read_text()
+
+
+def test_remote_state_host_module_runs_the_same_operation(sandbox, tmp_path):
+    """With a remote state host the action runs ddos.scrubbing.orchestrate as a module there;
+    drive that module directly (as AnsiballZ would) and check it converges like the action."""
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.ddos.scrubbing.plugins.modules import orchestrate
+    import pytest
+
+    configs = {"edge": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
+        "api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw", "account_id": ACCOUNT,
+        "prefix_id": PREFIX, "wait_sleep": 0.01}}}
+    args = {"operation": "incident", "incident": {"id": "R", "status": "started"}, "integration_configs": configs,
+            "state_file": str(tmp_path / "ledger.json")}
+    with patch_module_args(args), pytest.raises(SystemExit) as done:
+        orchestrate.main()
+    assert done.value.code == 0
+    assert advertised(sandbox)
+    assert read_ledger(tmp_path / "ledger.json")["integrations"]["edge"]["active"]
