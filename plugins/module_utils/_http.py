@@ -18,6 +18,7 @@ What it guarantees, so provider files do not have to:
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
@@ -83,12 +84,7 @@ class HttpClient:
         self.session.headers.update(headers or {})
         if auth is not None:
             self.session.auth = auth
-        retry = CappedRetry(
-            total=retries, connect=retries, read=retries, status=retries, other=0,
-            status_forcelist=RETRY_STATUSES, allowed_methods=None,
-            respect_retry_after_header=True, backoff_factor=backoff_factor,
-            raise_on_status=False, raise_on_redirect=False)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        adapter = shared_adapter(retries, backoff_factor)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -142,7 +138,35 @@ class HttpClient:
                              hint=redact(hint, self.secrets), method=method, path=path)
 
     def close(self):
+        # The adapter (and its pooled connections) is shared with other clients: keep it.
+        self.session.adapters.clear()
         self.session.close()
+
+
+_ADAPTERS = {}
+_ADAPTERS_LOCK = threading.Lock()
+POOL_SIZE = 64
+
+
+def shared_adapter(retries, backoff_factor):
+    """One connection pool per retry policy for the whole process.
+
+    The orchestrator runs many integrations of the same provider in threads; sharing the pool
+    lets them reuse each other's keep-alive connections instead of each opening its own.
+    urllib3's pools are thread-safe; the Retry object is only a template copied per request.
+    """
+    key = (retries, backoff_factor)
+    with _ADAPTERS_LOCK:
+        adapter = _ADAPTERS.get(key)
+        if adapter is None:
+            retry = CappedRetry(
+                total=retries, connect=retries, read=retries, status=retries, other=0,
+                status_forcelist=RETRY_STATUSES, allowed_methods=None,
+                respect_retry_after_header=True, backoff_factor=backoff_factor,
+                raise_on_status=False, raise_on_redirect=False)
+            adapter = HTTPAdapter(max_retries=retry, pool_connections=16, pool_maxsize=POOL_SIZE)
+            _ADAPTERS[key] = adapter
+        return adapter
 
 
 def decode(response):

@@ -563,7 +563,7 @@ ARGUMENT_SPEC = dict(
     force=dict(type="bool", default=False),
     state_file=dict(type="path", required=True),
     hold_down=dict(type="int", default=0),
-    workers=dict(type="int", default=32),
+    workers=dict(type="int", default=64),
     live=dict(type="bool", default=True),
 )
 
@@ -580,7 +580,7 @@ def run_operation(params, check_mode=False):
     names = params.get("integrations") or sorted(i.name for i in integrations)
     try:
         orch = Orchestrator(integrations, Ledger(params["state_file"]), check_mode=check_mode,
-                            hold_down=params.get("hold_down") or 0, workers=params.get("workers") or 32)
+                            hold_down=params.get("hold_down") or 0, workers=params.get("workers") or 64)
         if operation == "incident":
             if not params.get("incident"):
                 raise InputError("incident", "the incident playbook needs -e incident={id, status, workspace, target}")

@@ -67,7 +67,7 @@ options:
   workers:
     description: How many providers are called at once.
     type: int
-    default: 32
+    default: 64
   live:
     description: For O(operation=status), also read every provider's current state.
     type: bool
