@@ -109,8 +109,11 @@ class HttpClient:
                 raise self._error(method, path, None, None,
                                   "no answer within %ss from %s" % (self.timeout, self.base_url))
             except requests.exceptions.ConnectionError as exc:
-                raise self._error(method, path, None, None,
-                                  "cannot connect to %s (%s)" % (self.base_url, _reason(exc)))
+                reason = _reason(exc)
+                if "Timeout" in reason.split(":")[0]:  # urllib3 read timeouts arrive wrapped like this
+                    raise self._error(method, path, None, None,
+                                      "no answer within %ss from %s" % (self.timeout, self.base_url))
+                raise self._error(method, path, None, None, "cannot connect to %s (%s)" % (self.base_url, reason))
             self.calls.append((method, path, response.status_code))
             if response.status_code in allow_statuses:
                 return response

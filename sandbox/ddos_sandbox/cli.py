@@ -1,6 +1,6 @@
 """``ddos-sandbox``: run the provider simulators on loopback, or drive a running one.
 
-    ddos-sandbox serve [--port 8765] [--latency 0.05] [--providers cloudflare,ovh]
+    ddos-sandbox serve [--port 8765] [--latency 0.05] [--providers cloudflare,ovh] [--scenario FILE]
     ddos-sandbox log [--writes] [--url URL]        what the providers received
     ddos-sandbox state [--url URL]                 every provider's current state
     ddos-sandbox fault --provider cloudflare --status 429 --retry-after 1 [--count N]
@@ -39,6 +39,16 @@ def serve(args):
 
     names = args.providers.split(",") if args.providers else None
     sandbox = Sandbox(build(names))
+    if args.scenario:
+        # A rehearsal's own accounts, tokens and objects: {"cloudflare": {...}, "vultr": {...}};
+        # providers it does not name keep their bundled scenario.
+        with open(args.scenario, encoding="utf-8") as handle:
+            scenario = json.load(handle)
+        unknown = sorted(set(scenario) - set(sandbox.simulators))
+        if unknown:
+            raise SystemExit("ddos-sandbox: unknown provider(s) in %s: %s (known: %s)" % (
+                args.scenario, ", ".join(unknown), ", ".join(sorted(sandbox.simulators))))
+        sandbox.reset(scenario)
     sandbox.latency = args.latency
     sandbox.start(args.host, args.port)
     info = {"url": sandbox.url, "providers": {n: sandbox.api_url(n) for n in sandbox.simulators}}
@@ -70,6 +80,7 @@ def main(argv=None):
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every provider call")
     p.add_argument("--providers", help="comma-separated subset of simulators")
     p.add_argument("--ready-file", help="write the URLs here (JSON) once listening")
+    p.add_argument("--scenario", help="JSON file with each provider's starting state (default: the bundled one)")
     p = sub.add_parser("log", help="print the requests the providers received")
     p.add_argument("--writes", action="store_true", help="only POST/PUT/PATCH/DELETE")
     sub.add_parser("state", help="print every provider's state")

@@ -1,0 +1,103 @@
+"""The decision table of the orchestrator: who must be active, who withdrawn, who left alone."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import empty_document, integration, workspace
+from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import (
+    Integration, decide, load_integrations, validate_incident)
+
+
+class FakeProvider:
+    name = "fake"
+
+
+def integ(name="edge", ws="default", auto=True, targets=()):
+    return Integration(name, FakeProvider, {}, ws, auto, [ipaddress.ip_network(t) for t in targets], [])
+
+
+def doc_with(incidents=(), ws="default", quiet_since=None):
+    doc = empty_document()
+    w = workspace(doc, ws)
+    for incident_id, target in incidents:
+        w["incidents"][incident_id] = {"status": "active", "target": target}
+    w["quiet_since"] = quiet_since
+    return doc
+
+
+def test_needed_by_an_incident_on_its_target():
+    doc = doc_with([("A", "203.0.113.7")])
+    assert decide(doc, integ(targets=["203.0.113.0/24"]), 0, 0)[0] is True
+    assert decide(doc, integ(targets=["198.51.100.0/24"]), 0, 0)[0] is None
+    assert decide(doc, integ(), 0, 0)[0] is True  # no targets: every incident of the workspace
+
+
+def test_kept_while_another_incident_of_the_workspace_is_active():
+    doc = doc_with([("B", "198.51.100.1")])
+    integration(doc, "edge")["active"] = True
+    wanted, reason, ids = decide(doc, integ(targets=["203.0.113.0/24"]), 0, 0)
+    assert wanted is True and "still active" in reason and ids == ["B"]
+
+
+def test_hold_down_then_withdraw():
+    doc = doc_with([], quiet_since=1000)
+    integration(doc, "edge")["active"] = True
+    assert decide(doc, integ(), 1010, 60)[0] is True
+    assert decide(doc, integ(), 1061, 60)[0] is False
+
+
+def test_a_crashed_activation_counts_as_on():
+    doc = doc_with([], quiet_since=1)
+    integration(doc, "edge")["pending"] = {"action": "activate", "snapshot": {"advertised": False}}
+    assert decide(doc, integ(), 100, 0)[0] is False
+
+
+def test_pinned_and_forced_off_and_manual_only():
+    doc = doc_with([("A", None)])
+    integration(doc, "edge")["pinned"] = True
+    assert decide(doc, integ(), 0, 0)[0] is True
+    integration(doc, "edge").update(pinned=False, forced_off=True, active=True)
+    assert decide(doc, integ(), 0, 0)[0] is False
+    assert decide(doc, integ(name="manual", auto=False), 0, 0)[0] is None
+
+
+def test_other_workspaces_do_not_count():
+    doc = doc_with([("A", None)], ws="staging")
+    assert decide(doc, integ(ws="default"), 0, 0)[0] is None
+
+
+@pytest.mark.parametrize("incident, message", [
+    ({"status": "started"}, "incident.id is missing"),
+    ({"id": "A", "status": "begun"}, "must be 'started' or 'resolved'"),
+    ({"id": "A", "status": "started", "target": "10.0.0.300"}, "not an IP address"),
+    ("A started", "must be a dict"),
+])
+def test_bad_incidents(incident, message):
+    with pytest.raises(InputError, match=message):
+        validate_incident(incident)
+
+
+def test_inventory_validation_names_host_and_option():
+    integrations, errors = load_integrations({
+        "a": {"scrubbing_provider": "cloudflare_magic_transit",
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2", "state": "active"}},
+        "b": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": "oops"},
+        "c": {"scrubbing_provider": "cloudflare_magic_transit",
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2"},
+              "scrubbing_targets": ["not-an-ip"]},
+        "d": {"scrubbing_provider": "cloudflare_magic_transit",
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2"},
+              "scrubbing_auto": "yes"},
+        "e": {},
+    })
+    assert integrations == []
+    text = "\n".join(errors)
+    assert "integration a (cloudflare_magic_transit): scrubbing_options must not set state" in text
+    assert "integration b (cloudflare_magic_transit): scrubbing_options must be a dict" in text
+    assert "'not-an-ip' is not an IP address" in text
+    assert "scrubbing_auto must be true or false" in text
+    assert "integration e: scrubbing_provider is not set" in text
