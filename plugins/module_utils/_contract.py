@@ -233,17 +233,22 @@ def execute(plan, wait=True, wait_timeout=300, wait_sleep=None, clock=time.monot
 
 
 def wait_until_settled(provider, wanted, wait_timeout, wait_sleep=None, clock=time.monotonic):
+    return wait_for(provider, lambda state: provider.settled(state, wanted), wait_timeout, wait_sleep, clock)
+
+
+def wait_for(provider, done, wait_timeout, wait_sleep=None, clock=time.monotonic,
+             what="did not report it applied"):
+    """Re-read ``provider`` until ``done(state)``; fail (never just warn) after ``wait_timeout``."""
     sleep_for = wait_sleep if wait_sleep is not None else provider.wait_sleep
     deadline = clock() + wait_timeout
     while True:
         current = provider.read()
-        if provider.settled(current, wanted):
+        if done(current):
             return current
         if clock() >= deadline:
             raise ProviderError(
                 provider.name,
-                "the change was accepted but %s did not report it applied within wait_timeout=%ss"
-                % (provider.title, wait_timeout),
+                "the change was accepted but %s %s within wait_timeout=%ss" % (provider.title, what, wait_timeout),
                 hint="Raise wait_timeout, or run again later: the run is idempotent and will only "
                      "wait for what is still pending")
         provider.sleep(sleep_for)
