@@ -123,6 +123,11 @@ class Provider:
     def fail(self, message, hint=None):
         raise InputError(self.name, message, hint=hint)
 
+    def _wait_timeout(self):
+        """The module's wait_timeout (0 is a valid value: do not wait at all)."""
+        value = self.params.get("wait_timeout")
+        return 300 if value is None else value
+
     def api_calls(self):
         http = self._http
         return list(getattr(http, "calls", []))

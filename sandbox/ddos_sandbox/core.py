@@ -275,6 +275,7 @@ class Sandbox:
                 self._record(entry)
                 return resp, entry
         request = Request(method, sub_path, query, headers, body)
+        request.raw_path = raw_path  # as sent, percent-encoding and query included (OVH signs it)
         if sim.checker is not None:
             try:
                 entry["spec_errors"] = sim.checker.errors(method, "http://sandbox", path, query, headers, body,

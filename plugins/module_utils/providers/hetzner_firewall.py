@@ -148,7 +148,7 @@ class HetznerFirewall(Provider):
 
     def _wait_out_in_process(self):
         """A write during 'in process' fails on Robot: let the previous change finish first."""
-        return wait_for(self, lambda current: current["status"] != IN_PROCESS, self.params.get("wait_timeout") or 300,
+        return wait_for(self, lambda current: current["status"] != IN_PROCESS, self._wait_timeout(),
                         self.params.get("wait_sleep"), what="stayed 'in process' (a previous change)")
 
     def settled(self, state, wanted):

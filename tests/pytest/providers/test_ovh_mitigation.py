@@ -1,0 +1,156 @@
+"""OVH against the sandbox: requests really signed by python-ovh and verified, the IP block's
+``/`` encoded, Edge Network Firewall on/off with exact restore, pending states, the retired
+permanent-mitigation mode with its warning, and the Test's access-rule report."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import converge, make_provider
+from ddos_sandbox.providers.ovh import (APP_KEY, APP_SECRET, CONSUMER_KEY, IP, IP_BLOCK, IP_ENABLED,
+                                        READONLY_CONSUMER_KEY)
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.ovh_mitigation import OvhMitigation
+
+
+def ovh(sandbox, **params):
+    base = dict(api_url=sandbox.api_url("ovh"), application_key=APP_KEY, application_secret=APP_SECRET,
+                consumer_key=CONSUMER_KEY, ip=IP, ip_block=IP_BLOCK, retries=2, wait_sleep=0.05)
+    base.update(params)
+    return make_provider(OvhMitigation, sleep=lambda s: None, **base)
+
+
+def firewall(sandbox, ip=IP):
+    return sandbox.state()["ovh"][IP_BLOCK]["firewall"].get(ip)
+
+
+def test_enable_creates_the_firewall_object_then_disables_on_withdraw(sandbox):
+    on = converge(ovh(sandbox), "active")
+    assert on["changed"] and on["active"] and on["snapshot"] == {
+        "mode": "edge_firewall", "ip": IP, "ip_block": IP_BLOCK, "exists": False, "enabled": False}
+    assert firewall(sandbox)["enabled"]
+    writes = sandbox.requests(writes_only=True)
+    assert [(w["method"], w["raw_path"].split("/ovh/1.0")[1], w["body"]) for w in writes] == [
+        ("POST", "/ip/203.0.113.0%2F24/firewall", {"ipOnFirewall": IP}),
+        ("PUT", "/ip/203.0.113.0%2F24/firewall/" + IP, {"enabled": True})]
+    off = converge(ovh(sandbox), "inactive", snapshot=on["snapshot"])
+    assert off["changed"] and not off["active"]
+    assert firewall(sandbox) is None, "the object we created, still without rules, is removed again"
+
+
+def test_an_object_that_got_rules_meanwhile_is_kept_disabled(sandbox):
+    on = converge(ovh(sandbox), "active")
+    sandbox.simulators["ovh"].blocks[IP_BLOCK]["firewall"][IP]["rules"] = [0]
+    off = converge(ovh(sandbox), "inactive", snapshot=on["snapshot"])
+    assert off["changed"] and firewall(sandbox) == {"enabled": False, "state": "ok", "rules": 1}
+    again = converge(ovh(sandbox), "inactive", snapshot=on["snapshot"])
+    assert not again["changed"], "keeping the customer's rules is a converged state"
+    assert not any(w["method"] == "DELETE" for w in sandbox.requests(writes_only=True))
+
+
+def test_already_enabled_stays_enabled(sandbox):
+    on = converge(ovh(sandbox, ip=IP_ENABLED), "active")
+    assert not on["changed"] and on["snapshot"]["enabled"] is True
+    off = converge(ovh(sandbox, ip=IP_ENABLED), "inactive", snapshot=on["snapshot"])
+    assert not off["changed"] and firewall(sandbox, IP_ENABLED)["enabled"]
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_rerun_and_check_mode_make_no_write(sandbox):
+    assert converge(ovh(sandbox), "active", check_mode=True)["changed"]
+    assert sandbox.requests(writes_only=True) == []
+    on = converge(ovh(sandbox), "active")
+    assert not converge(ovh(sandbox), "active", snapshot=on["snapshot"])["changed"]
+    assert len(sandbox.requests(writes_only=True)) == 2
+
+
+def test_waits_out_pending_states_and_fails_on_timeout(sandbox):
+    sandbox.simulators["ovh"].apply_delay = 0.3
+    on = converge(ovh(sandbox), "active", wait_timeout=10)
+    assert on["after"]["state"] == "ok" and on["after"]["enabled"]
+    # A withdrawal right after a change waits for the pending state instead of a 409.
+    converge(ovh(sandbox), "inactive", snapshot=on["snapshot"], wait=False)
+    again = converge(ovh(sandbox), "active", snapshot=on["snapshot"], wait_timeout=10)
+    assert again["after"]["enabled"] and all(w["status"] < 300 for w in sandbox.requests(writes_only=True))
+    sandbox.simulators["ovh"].apply_delay = 60
+    with pytest.raises(ProviderError, match="wait_timeout=0"):
+        converge(ovh(sandbox, wait_timeout=0), "inactive", snapshot=on["snapshot"], wait_timeout=0)
+
+
+def test_permanent_mitigation_mode_warns_and_restores_auto_mode(sandbox):
+    provider = ovh(sandbox, mode="permanent_mitigation")
+    assert any("retired permanent mitigation on 2025-09-08" in w for w in provider.warnings)
+    on = converge(provider, "active")
+    assert on["changed"] and sandbox.state()["ovh"][IP_BLOCK]["mitigation"][IP]["permanent"]
+    off = converge(ovh(sandbox, mode="permanent_mitigation"), "inactive", snapshot=on["snapshot"])
+    assert off["changed"] and IP not in sandbox.state()["ovh"][IP_BLOCK]["mitigation"]
+    writes = [(w["method"], w["raw_path"].split("/ovh/1.0")[1]) for w in sandbox.requests(writes_only=True)]
+    assert writes == [("POST", "/ip/203.0.113.0%2F24/mitigation"), ("DELETE", "/ip/203.0.113.0%2F24/mitigation/" + IP)]
+
+
+def test_the_signature_is_really_checked(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, application_secret="not-the-secret"), "active")
+    assert "Invalid signature" in str(err.value) and "application_secret" in str(err.value)
+    assert "not-the-secret" not in str(err.value)
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_missing_access_rule_is_named(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, consumer_key=READONLY_CONSUMER_KEY), "active")
+    assert "NOT_GRANTED_CALL" in str(err.value) and "GET /ip/203.0.113.0/24/firewall/" in str(err.value)
+
+
+def test_unknown_ip_block_says_so(sandbox):
+    with pytest.raises(ProviderError, match="the IP block 198.51.100.0/24 is not in this OVH account"):
+        converge(ovh(sandbox, ip="198.51.100.7", ip_block="198.51.100.0/24"), "active")
+
+
+def test_bad_ip_input_fails_before_any_call(sandbox):
+    with pytest.raises(ProviderError, match="not inside ip_block"):
+        converge(ovh(sandbox, ip="198.51.100.7"), "active")
+    with pytest.raises(ProviderError, match="does not appear to be an IPv4 or IPv6 address"):
+        converge(ovh(sandbox, ip="not-an-ip"), "active")
+    assert sandbox.requests() == []
+
+
+def test_retries_429_and_5xx(sandbox):
+    sandbox.add_fault(provider="ovh", method="PUT", status=429, headers={"Retry-After": "1"}, count=1)
+    sandbox.add_fault(provider="ovh", method="POST", status=503, count=1)
+    assert converge(ovh(sandbox), "active")["changed"]
+    statuses = [(r["method"], r["status"]) for r in sandbox.requests() if r["method"] in ("POST", "PUT")]
+    assert statuses == [("POST", 503), ("POST", 200), ("PUT", 429), ("PUT", 200)]
+
+
+def test_test_button_reports_missing_rules_exactly(sandbox):
+    report = build_test_report(ovh(sandbox, consumer_key=READONLY_CONSUMER_KEY))
+    assert not report["ok"]
+    assert ("lacks the access rule(s) GET /ip/*/firewall/*, GET /ip/*/firewall/*/rule, POST /ip/*/firewall, "
+            "PUT /ip/*/firewall/*, DELETE /ip/*/firewall/*, GET /ip/*") in report["msg"]
+    good = build_test_report(ovh(sandbox, ip=IP_ENABLED))
+    assert good["ok"] and "2 firewall rule(s)" in " ".join(f["detail"] for f in good["findings"])
+    fresh = build_test_report(ovh(sandbox))
+    assert fresh["ok"] and "no Edge Network Firewall object yet" in fresh["msg"]
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_module_end_to_end(sandbox, module_runner):
+    args = dict(api_url=sandbox.api_url("ovh"), application_key=APP_KEY, application_secret=APP_SECRET,
+                consumer_key=CONSUMER_KEY, ip=IP, ip_block=IP_BLOCK, wait_sleep=0.05)
+    on = module_runner("ovh_mitigation", args)
+    assert on["changed"] and on["active"], on
+    assert APP_SECRET not in on["_stdout"] + on["_stderr"] and CONSUMER_KEY not in on["_stdout"]
+    retired = module_runner("ovh_mitigation", dict(args, mode="permanent_mitigation"))
+    assert retired["changed"], retired
+    # The oneline callback drops warnings; run the same with the default callback to see it.
+    import os
+    import subprocess
+    import json
+    from conftest import VENV_BIN, ansible_env
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "ddos.scrubbing.ovh_mitigation",
+                           "-a", json.dumps(dict(args, mode="permanent_mitigation"))],
+                          capture_output=True, text=True, env=ansible_env(), timeout=120)
+    assert "retired permanent mitigation on 2025-09-08" in proc.stdout + proc.stderr
