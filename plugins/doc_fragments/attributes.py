@@ -17,6 +17,18 @@ attributes:
     description: When run twice in a row with the same arguments, the second run makes no write call and reports no change.
 """
 
+    # A provider module: everything supported.
+    PROVIDER = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
     ACTIONGROUP = r"""
 options: {}
 attributes:

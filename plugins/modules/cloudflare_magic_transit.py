@@ -24,26 +24,15 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common
+  - ddos.scrubbing.cloudflare
   - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
   - ddos.scrubbing.attributes.ACTIONGROUP
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
   action_group:
     membership:
       - ddos.scrubbing.cloudflare
 options:
-  api_token:
-    description:
-      - "Cloudflare API token with V(Magic Transit Write) (or V(IP Prefixes: Write), or
-        V(IP Prefixes: BGP On Demand Write)) on the account."
-      - Falls back to the E(CLOUDFLARE_API_TOKEN), then E(CF_API_TOKEN) environment variable.
-    type: str
-    required: true
   account_id:
     description:
       - The Cloudflare Account ID (32 hex characters), not a Zone ID.

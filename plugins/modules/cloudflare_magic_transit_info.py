@@ -18,6 +18,7 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
+  - ddos.scrubbing.cloudflare
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.INFO_MODULE
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -26,11 +27,6 @@ attributes:
     membership:
       - ddos.scrubbing.cloudflare
 options:
-  api_token:
-    description:
-      - Cloudflare API token. Falls back to E(CLOUDFLARE_API_TOKEN), then E(CF_API_TOKEN).
-    type: str
-    required: true
   account_id:
     description:
       - The Cloudflare Account ID, not a Zone ID. Falls back to E(CLOUDFLARE_ACCOUNT_ID).

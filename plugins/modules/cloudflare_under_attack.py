@@ -18,25 +18,15 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common
+  - ddos.scrubbing.cloudflare
   - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
   - ddos.scrubbing.attributes.ACTIONGROUP
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
   action_group:
     membership:
       - ddos.scrubbing.cloudflare
 options:
-  api_token:
-    description:
-      - "Cloudflare API token with V(Zone Settings: Edit) on the zone."
-      - Falls back to the E(CLOUDFLARE_API_TOKEN), then E(CF_API_TOKEN) environment variable.
-    type: str
-    required: true
   zone_id:
     description:
       - The Zone ID (32 hex characters, on the zone's Overview page). One of O(zone_id) and O(zone_name) is required.
@@ -49,8 +39,9 @@ options:
     description:
       - The level O(state=inactive) sets when no O(snapshot) is given. Without it, withdrawing without a
         snapshot fails rather than guess what the zone had.
+      - In YAML, quote V(off) (C("off")), or it is read as a boolean.
     type: str
-    choices: [off, essentially_off, low, medium, high]
+    choices: ["off", essentially_off, low, medium, high]
 seealso:
   - module: ddos.scrubbing.cloudflare_under_attack_info
   - name: Setup guide

@@ -16,6 +16,7 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
+  - ddos.scrubbing.cloudflare
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.INFO_MODULE
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -24,10 +25,6 @@ attributes:
     membership:
       - ddos.scrubbing.cloudflare
 options:
-  api_token:
-    description: Cloudflare API token. Falls back to E(CLOUDFLARE_API_TOKEN), then E(CF_API_TOKEN).
-    type: str
-    required: true
   zone_id:
     description: The Zone ID. One of O(zone_id) and O(zone_name) is required.
     type: str
@@ -37,7 +34,7 @@ options:
   restore_level:
     description: Accepted so the same options serve the module and its Test; not used here.
     type: str
-    choices: [off, essentially_off, low, medium, high]
+    choices: ["off", essentially_off, low, medium, high]
 seealso:
   - module: ddos.scrubbing.cloudflare_under_attack
 """

@@ -24,37 +24,14 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common
+  - ddos.scrubbing.hetzner
   - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
   - ddos.scrubbing.attributes.ACTIONGROUP
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
   action_group:
     membership:
       - ddos.scrubbing.hetzner
-options:
-  robot_user:
-    description:
-      - Robot web-service user (starts with C(#ws+)), created in Robot under Settings, Web service and
-        app settings. Not the Robot login, not Hetzner Cloud credentials.
-      - Falls back to E(HETZNER_ROBOT_USER), then E(HROBOT_API_USER).
-    type: str
-    required: true
-  robot_password:
-    description:
-      - Password of the web-service user. Falls back to E(HETZNER_ROBOT_PASSWORD), then E(HROBOT_API_PASSWORD).
-    type: str
-    required: true
-  server_ip:
-    description: The server's main IPv4 as shown in Robot. One of O(server_ip) and O(server_number) is required.
-    type: str
-  server_number:
-    description: The server number in Robot (preferred).
-    type: int
 seealso:
   - module: ddos.scrubbing.hetzner_firewall_info
   - name: Setup guide

@@ -17,6 +17,7 @@ author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
+  - ddos.scrubbing.hetzner
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.INFO_MODULE
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -24,21 +25,6 @@ attributes:
   action_group:
     membership:
       - ddos.scrubbing.hetzner
-options:
-  robot_user:
-    description: Robot web-service user (C(#ws+...)). Falls back to E(HETZNER_ROBOT_USER), then E(HROBOT_API_USER).
-    type: str
-    required: true
-  robot_password:
-    description: Its password. Falls back to E(HETZNER_ROBOT_PASSWORD), then E(HROBOT_API_PASSWORD).
-    type: str
-    required: true
-  server_ip:
-    description: The server's main IPv4. One of O(server_ip) and O(server_number) is required.
-    type: str
-  server_number:
-    description: The server number in Robot.
-    type: int
 seealso:
   - module: ddos.scrubbing.hetzner_firewall
 """

@@ -21,57 +21,16 @@ description:
   - O(wait) waits out C(enableFirewallPending) / C(disableFirewallPending) and fails on timeout.
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
-requirements:
-  - ovh (python-ovh)
 extends_documentation_fragment:
   - ddos.scrubbing.common
+  - ddos.scrubbing.ovh
   - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
   - ddos.scrubbing.attributes.ACTIONGROUP
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
   action_group:
     membership:
       - ddos.scrubbing.ovh
-options:
-  endpoint:
-    description:
-      - The OVH API the account lives on. Falls back to E(OVH_ENDPOINT).
-      - O(api_url), when set, overrides it (the sandbox).
-    type: str
-    default: ovh-eu
-    choices: [ovh-eu, ovh-ca, ovh-us, kimsufi-eu, kimsufi-ca, soyoustart-eu, soyoustart-ca]
-  application_key:
-    description: OVH application key. Falls back to E(OVH_APPLICATION_KEY).
-    type: str
-    required: true
-  application_secret:
-    description: OVH application secret. Falls back to E(OVH_APPLICATION_SECRET).
-    type: str
-    required: true
-  consumer_key:
-    description:
-      - Validated consumer key with the access rules the mode needs (the Test module lists any that are missing).
-      - Falls back to E(OVH_CONSUMER_KEY).
-    type: str
-    required: true
-  ip:
-    description: The IPv4 address to protect.
-    type: str
-    required: true
-  ip_block:
-    description: The OVH IP block that contains O(ip) (for example V(203.0.113.0/24)); defaults to O(ip) as a /32.
-    type: str
-  mode:
-    description:
-      - V(edge_firewall) switches the Edge Network Firewall; V(permanent_mitigation) uses the retired calls.
-    type: str
-    default: edge_firewall
-    choices: [edge_firewall, permanent_mitigation]
 seealso:
   - module: ddos.scrubbing.ovh_mitigation_info
   - name: Setup guide

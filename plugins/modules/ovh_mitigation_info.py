@@ -16,10 +16,9 @@ description:
     permanent-mitigation state. Never writes.
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
-requirements:
-  - ovh (python-ovh)
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
+  - ddos.scrubbing.ovh
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.INFO_MODULE
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -27,36 +26,6 @@ attributes:
   action_group:
     membership:
       - ddos.scrubbing.ovh
-options:
-  endpoint:
-    description: The OVH API the account lives on. Falls back to E(OVH_ENDPOINT).
-    type: str
-    default: ovh-eu
-    choices: [ovh-eu, ovh-ca, ovh-us, kimsufi-eu, kimsufi-ca, soyoustart-eu, soyoustart-ca]
-  application_key:
-    description: OVH application key. Falls back to E(OVH_APPLICATION_KEY).
-    type: str
-    required: true
-  application_secret:
-    description: OVH application secret. Falls back to E(OVH_APPLICATION_SECRET).
-    type: str
-    required: true
-  consumer_key:
-    description: Consumer key. Falls back to E(OVH_CONSUMER_KEY).
-    type: str
-    required: true
-  ip:
-    description: The IPv4 address to protect.
-    type: str
-    required: true
-  ip_block:
-    description: The OVH IP block that contains O(ip).
-    type: str
-  mode:
-    description: Which mechanism the integration uses (decides the access rules needed).
-    type: str
-    default: edge_firewall
-    choices: [edge_firewall, permanent_mitigation]
 seealso:
   - module: ddos.scrubbing.ovh_mitigation
 """
