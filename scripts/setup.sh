@@ -12,7 +12,18 @@ stamp="$venv/.installed-$profile"
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "==> creating virtualenv $venv"
-  "$python" -m venv "$venv"
+  if ! "$python" -m venv "$venv" 2>/dev/null; then
+    # Debian's python3 ships venv/ensurepip separately.
+    rm -rf "$venv"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "==> installing python3-venv (Debian)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      "$python" -m venv "$venv"
+    else
+      echo "setup: '$python -m venv' failed; install python3-venv (sudo apt-get install python3-venv) and retry" >&2
+      exit 1
+    fi
+  fi
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 
