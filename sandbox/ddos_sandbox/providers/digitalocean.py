@@ -107,7 +107,8 @@ class DigitalOceanSimulator(SshWatch, Simulator):
     # -- state ----------------------------------------------------------------------------------
     def reset(self, scenario=None):
         scenario = copy.deepcopy(scenario or DEFAULT_SCENARIO)
-        self.tokens = scenario.get("tokens", {})
+        # A scenario that only describes firewalls keeps the bundled fake credentials.
+        self.tokens = scenario.get("tokens") or copy.deepcopy(DEFAULT_SCENARIO["tokens"])
         self.apply_delay = float(scenario.get("apply_delay", 0))
         self.firewalls = {}
         for fw in scenario.get("firewalls", []):
@@ -287,6 +288,7 @@ class DigitalOceanSimulator(SshWatch, Simulator):
         outbound = self._rules(body, "outbound_rules", "destinations")
         if not inbound and not outbound:
             raise HttpError(400, "must specify inbound_rules or outbound_rules")
+        # A rule already present is not added twice (unverified against the live API).
         for key, new in (("inbound_rules", inbound), ("outbound_rules", outbound)):
             for rule in new:
                 if rule not in fw[key]:

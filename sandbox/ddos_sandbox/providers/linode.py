@@ -103,14 +103,15 @@ class LinodeSimulator(SshWatch, Simulator):
     # -- state ----------------------------------------------------------------------------------
     def reset(self, scenario=None):
         scenario = copy.deepcopy(scenario or DEFAULT_SCENARIO)
-        self.tokens = scenario.get("tokens", {})
+        # A scenario that only describes firewalls keeps the bundled fake credentials.
+        self.tokens = scenario.get("tokens") or copy.deepcopy(DEFAULT_SCENARIO["tokens"])
         self.linodes = {int(k): v for k, v in scenario.get("linodes", {}).items()}
         self.firewalls = {}
         for f in scenario.get("firewalls", []):
             stamp = f.get("created", "2024-01-01T00:01:01")
             fw = {"id": f["id"], "label": f["label"], "status": f.get("status", "enabled"),
                   "tags": list(f.get("tags", [])), "created": stamp, "updated": stamp,
-                  "devices": [{"id": 900000 + i + f["id"] % 1000 * 10, "linode": lid, "created": stamp}
+                  "devices": [{"id": f["id"] * 100 + i + 1, "linode": lid, "created": stamp}
                               for i, lid in enumerate(f.get("devices", []))],
                   "history": []}
             rules = f.get("rules", {})

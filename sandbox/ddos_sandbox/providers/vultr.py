@@ -95,7 +95,8 @@ class VultrSimulator(SshWatch, Simulator):
     # -- state ----------------------------------------------------------------------------------
     def reset(self, scenario=None):
         scenario = copy.deepcopy(scenario or DEFAULT_SCENARIO)
-        self.keys = scenario.get("keys", {})
+        # A scenario that only describes firewalls keeps the bundled fake credentials.
+        self.keys = scenario.get("keys") or copy.deepcopy(DEFAULT_SCENARIO["keys"])
         self.caller_ip = scenario.get("caller_ip", "127.0.0.1")
         self.groups = {}
         for g in scenario.get("groups", []):

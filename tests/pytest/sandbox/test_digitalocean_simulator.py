@@ -123,14 +123,16 @@ def test_add_and_exact_match_delete_of_rules(sandbox):
     assert SSH_ANY in get(sandbox)["inbound_rules"]
     # Not exactly the stored rule (one address instead of two): nothing is removed.
     near = {"protocol": "tcp", "ports": "22", "sources": {"addresses": ["0.0.0.0/0"]}}
-    assert call(sandbox, "DELETE", "/v2/firewalls/%s/rules" % FIREWALL, json={"inbound_rules": [near]}).status_code == 204
+    resp = call(sandbox, "DELETE", "/v2/firewalls/%s/rules" % FIREWALL, json={"inbound_rules": [near]})
+    assert resp.status_code == 204
     assert SSH_ANY in get(sandbox)["inbound_rules"]
     assert call(sandbox, "DELETE", "/v2/firewalls/%s/rules" % FIREWALL,
                 json={"inbound_rules": [SSH_ANY]}).status_code == 204
     assert SSH_ANY not in get(sandbox)["inbound_rules"]
     # "0" is refused on this path too.
     zero = {"protocol": "udp", "ports": "0", "sources": {"droplet_ids": [DROPLET_2]}}
-    assert call(sandbox, "DELETE", "/v2/firewalls/%s/rules" % FIREWALL, json={"inbound_rules": [zero]}).status_code == 422
+    resp = call(sandbox, "DELETE", "/v2/firewalls/%s/rules" % FIREWALL, json={"inbound_rules": [zero]})
+    assert resp.status_code == 422
 
 
 def test_auth_and_scopes(sandbox):

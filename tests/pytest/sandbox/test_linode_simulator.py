@@ -122,7 +122,8 @@ def test_limits(sandbox):
                              "outbound_policy": "ACCEPT"})
     assert ok.status_code == 200
     wide = dict(SSH_ONLY, addresses={"ipv4": ["10.0.%d.%d" % (i // 250, i % 250) for i in range(256)]})
-    resp = put_rules(sandbox, {"inbound": [wide], "inbound_policy": "DROP", "outbound": [], "outbound_policy": "ACCEPT"})
+    resp = put_rules(sandbox, {"inbound": [wide], "inbound_policy": "DROP", "outbound": [],
+                               "outbound_policy": "ACCEPT"})
     assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "inbound[0].addresses"
 
 

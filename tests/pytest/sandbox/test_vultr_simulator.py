@@ -137,8 +137,17 @@ def test_keys_and_error_envelope(sandbox):
 def test_spec_violations_are_caught(sandbox):
     resp = call(sandbox, "POST", "/firewalls/%s/rules" % GROUP, json=dict(SSH_V4, subnet_size="0"))  # vultr-node #449
     assert resp.status_code == 400 and resp.json()["status"] == 400
-    assert call(sandbox, "POST", "/firewalls/%s/rules" % GROUP, json={"ip_type": "v4", "protocol": "tcp"}).status_code == 400
+    incomplete = {"ip_type": "v4", "protocol": "tcp"}
+    assert call(sandbox, "POST", "/firewalls/%s/rules" % GROUP, json=incomplete).status_code == 400
     assert call(sandbox, "GET", "/firewalls/%s/rules?per_page=many" % GROUP).status_code == 400
     assert len(sandbox.spec_violations()) == 3
     assert call(sandbox, "GET", "/firewalls/" + GROUP).json()["firewall_group"]["rule_count"] == 5
     sandbox.log.clear()
+
+
+def test_a_scenario_without_keys_keeps_the_fake_ones(sandbox):
+    sandbox.reset({"vultr": {"groups": [{"id": GROUP_EMPTY, "rules": [dict(SSH_V4)]}]}})
+    listing = call(sandbox, "GET", "/firewalls").json()
+    assert listing["meta"]["total"] == 1 and listing["firewall_groups"][0]["rule_count"] == 1
+    assert sandbox.state()["vultr"]["firewall_groups"][GROUP_EMPTY]["rules"][0]["id"] == 1
+    assert sim(sandbox).ssh_open(GROUP_EMPTY)
