@@ -12,7 +12,9 @@ Behaves like the real API where a lockdown client can get it wrong:
   reprogrammed until ``apply_delay`` seconds (scenario) have passed; then ``succeeded``/[].
 - ``POST .../rules`` adds rules, ``DELETE .../rules`` removes only rules that match exactly
   (protocol, ports and targets); both answer 204 without a body.
-- tokens carry scopes: ``firewall:read`` (reads), ``firewall:update`` (writes, 403 otherwise).
+- tokens carry scopes: ``firewall:read`` (reads), ``firewall:update`` (writes, 403 otherwise);
+  a PUT that attaches Droplets or tags also needs ``droplet:read`` / ``tag:read`` (403
+  otherwise) - ``sandbox-do-token-fw-only`` has only the two firewall scopes.
 - errors use ``{"id": "...", "message": "...", "request_id": "..."}``; 429 is
   ``too_many_requests`` (inject it with a fault carrying ``Retry-After``).
 
@@ -48,12 +50,15 @@ LOAD_BALANCER = "4de7ac8b-495b-4884-9a69-1050c6793cd6"
 
 TOKEN_RW = "sandbox-do-token-rw"
 TOKEN_RO = "sandbox-do-token-ro"
+TOKEN_FW_ONLY = "sandbox-do-token-fw-only"
 READ, UPDATE = "firewall:read", "firewall:update"
+DROPLET_READ, TAG_READ = "droplet:read", "tag:read"
 
 DEFAULT_SCENARIO = {
     "tokens": {
-        TOKEN_RW: {"scopes": [READ, UPDATE]},
-        TOKEN_RO: {"scopes": [READ]},
+        TOKEN_RW: {"scopes": [READ, UPDATE, DROPLET_READ, TAG_READ]},
+        TOKEN_RO: {"scopes": [READ, DROPLET_READ, TAG_READ]},
+        TOKEN_FW_ONLY: {"scopes": [READ, UPDATE]},
     },
     "firewalls": [
         {"id": FIREWALL, "name": "web-firewall", "created_at": "2024-05-23T21:24:00Z",
@@ -163,9 +168,12 @@ class DigitalOceanSimulator(SshWatch, Simulator):
         token = self.tokens.get(header[len("Bearer "):]) if header.startswith("Bearer ") else None
         if token is None:
             raise HttpError(401, "Unable to authenticate you")
-        scopes = set(token.get("scopes", []))
-        needed = READ if request.method == "GET" else UPDATE
-        if needed not in scopes:
+        request.scopes = set(token.get("scopes", []))
+        self._need(request, READ if request.method == "GET" else UPDATE)
+
+    @staticmethod
+    def _need(request, scope):
+        if scope not in request.scopes:
             raise HttpError(403, "You are not authorized to perform this operation")
 
     def _firewall(self, request):
@@ -273,6 +281,11 @@ class DigitalOceanSimulator(SshWatch, Simulator):
             raise HttpError(422, "must specify at least one of inbound_rules or outbound_rules")
         inbound = self._rules(body, "inbound_rules", "sources")
         outbound = self._rules(body, "outbound_rules", "destinations")
+        # Updating needs read access to every resource attached by the new firewall.
+        if body.get("droplet_ids"):
+            self._need(request, DROPLET_READ)
+        if body.get("tags"):
+            self._need(request, TAG_READ)
         # Full replacement: whatever is omitted falls back to empty (detached / removed).
         old_droplets = list(fw["droplet_ids"])
         fw.update(name=name, inbound_rules=inbound, outbound_rules=outbound,

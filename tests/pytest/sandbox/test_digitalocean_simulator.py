@@ -9,7 +9,7 @@ import time
 import requests
 
 from ddos_sandbox.providers.digitalocean import (
-    DROPLET, DROPLET_2, FIREWALL, FIREWALL_EMPTY, LOAD_BALANCER, TOKEN_RO, TOKEN_RW)
+    DROPLET, DROPLET_2, FIREWALL, FIREWALL_EMPTY, LOAD_BALANCER, TOKEN_FW_ONLY, TOKEN_RO, TOKEN_RW)
 
 SSH_ANY = {"protocol": "tcp", "ports": "22", "sources": {"addresses": ["0.0.0.0/0", "::/0"]}}
 
@@ -194,3 +194,13 @@ def test_ssh_open_and_history(sandbox):
     call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, json={"name": "bad name", "inbound_rules": []})  # refused
     assert s.ssh_history == [(1, FIREWALL, True), (2, FIREWALL, True), (3, FIREWALL, False)]
     sandbox.log.clear()
+
+
+def test_put_attaching_droplets_or_tags_needs_their_read_scopes(sandbox):
+    body = writable(get(sandbox))
+    resp = call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, token=TOKEN_FW_ONLY, json=body)
+    assert resp.status_code == 403 and resp.json()["id"] == "forbidden"
+    body.update(droplet_ids=[], tags=[])
+    assert call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, token=TOKEN_FW_ONLY, json=body).status_code == 200
+    assert call(sandbox, "POST", "/v2/firewalls/%s/rules" % FIREWALL, token=TOKEN_FW_ONLY,
+                json={"inbound_rules": [SSH_ANY]}).status_code == 204
