@@ -9,5 +9,5 @@ out="${DDOS_BUILD_DIR:-$here/build}"
 rm -rf "$out/dist" "$out/collections"
 mkdir -p "$out/dist" "$out/collections"
 "$venv/ansible-galaxy" collection build --force --output-path "$out/dist" . >/dev/null
-"$venv/ansible-galaxy" collection install --force --offline -p "$out/collections" "$out"/dist/ddos-scrubbing-*.tar.gz >/dev/null
+ANSIBLE_COLLECTIONS_PATH="$out/collections" "$venv/ansible-galaxy" collection install --force --offline -p "$out/collections" "$out"/dist/ddos-scrubbing-*.tar.gz >/dev/null
 echo "$out/collections"
