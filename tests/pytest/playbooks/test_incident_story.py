@@ -17,12 +17,15 @@ VOLATILE = ("id", "ids", "version", "fingerprint", "created", "updated", "date_c
             "modified_on", "modified_at", "created_at", "advertised_modified_at", "status_changed_at")
 
 
-def restorable(value):
-    """A provider state without what legitimately changes on a round trip (ids, timestamps)."""
+def restorable(value, unordered=False):
+    """A provider state without what legitimately changes on a round trip (ids, timestamps).
+    Vultr rules carry no order (all accepts, listed by id, and ids change on re-create)."""
     if isinstance(value, dict):
-        return {k: restorable(v) for k, v in value.items() if k not in VOLATILE and not k.endswith("_at")}
+        return {k: restorable(v, unordered or k == "vultr") for k, v in value.items()
+                if k not in VOLATILE and not str(k).endswith("_at")}
     if isinstance(value, list):
-        return [restorable(v) for v in value]
+        items = [restorable(v, unordered) for v in value]
+        return sorted(items, key=repr) if unordered else items
     return value
 
 

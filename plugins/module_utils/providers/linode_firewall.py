@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""Linode / Akamai Cloud Firewall lockdown: only the translation to and from the API's rules.
+
+The traps: ``PUT …/rules`` replaces inbound AND outbound rules and both policies, so every
+write sends the current outbound rules and policy back unchanged; lockdown sets
+``inbound_policy: DROP`` (and enables a disabled firewall: a disabled one enforces nothing),
+restore puts the old policy and status back. Labels must start with a letter (3-32 of
+``[A-Za-z0-9_.-]``); at most 25 rules in all. The API normalises addresses, so they are
+compared normalised; ``version`` and ``fingerprint`` are read-only and never sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, decode
+from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
+    LOCKDOWN_OPTIONS, LockdownProvider, port_text)
+
+MAX_RULES = 25
+RULE_FIELDS = ("label", "description", "action", "protocol", "ports", "addresses")
+
+
+def parse_error(response):
+    body = decode(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors:
+        return None, "; ".join("%s%s" % ("%s: " % e["field"] if e.get("field") else "", e.get("reason", ""))
+                               for e in errors)
+    return None, "HTTP %s" % response.status_code
+
+
+def _normal(address):
+    try:
+        return str(ipaddress.ip_network(address, strict=False))
+    except ValueError:
+        return address  # a prefix-list reference (pl::...) or another newer shape: pass it through
+
+
+class LinodeFirewall(LockdownProvider):
+    name = "linode_firewall"
+    title = "Linode Cloud Firewall"
+    default_api_url = "https://api.linode.com/v4"
+    kept_fields = ("inbound_policy", "status")
+    lockdown_fields = {"inbound_policy": "DROP", "status": "enabled"}
+    options = dict(
+        api_token=dict(type="str", required=True, no_log=True,
+                       fallback=(env_fallback, ["LINODE_API_TOKEN", "LINODE_TOKEN"])),
+        firewall_id=dict(type="int", required=True),
+        **LOCKDOWN_OPTIONS)
+
+    def connect(self):
+        return HttpClient(self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
+                          headers={"Authorization": "Bearer %s" % self.params["api_token"],
+                                   "Content-Type": "application/json"},
+                          secrets=self.secrets(), error_parser=parse_error, hint=self.hint, sleep=self.sleep)
+
+    def hint(self, status, code, message, method, path):
+        if status == 401:
+            return "The token was rejected: create a personal access token under Profile > API Tokens"
+        if status == 403:
+            return "The token needs the Firewalls scope with Read/Write (a Read Only token fails at activation)"
+        if status == 404:
+            return ("No firewall %s: copy its ID from Network > Firewalls > the firewall (the ID is in the URL)"
+                    % self.params["firewall_id"])
+        return ""
+
+    @property
+    def _path(self):
+        return "/networking/firewalls/%d" % self.params["firewall_id"]
+
+    # -- translation --------------------------------------------------------------------------------------
+    def fetch(self):
+        fw = self.http.get(self._path)
+        rules = fw.get("rules") or {}
+        return dict(id=fw["id"], label=fw.get("label"), status=fw.get("status"), inbound=rules.get("inbound") or [],
+                    inbound_policy=rules.get("inbound_policy"),
+                    outbound=[self.canonical(r) for r in rules.get("outbound") or []],
+                    outbound_policy=rules.get("outbound_policy"))
+
+    def canonical(self, rule):
+        out = {k: rule[k] for k in RULE_FIELDS if rule.get(k) not in (None, "") and k != "addresses"}
+        out["protocol"] = out["protocol"].upper()
+        out["addresses"] = {family: [_normal(a) for a in addrs]
+                            for family, addrs in (rule.get("addresses") or {}).items() if addrs}
+        return out
+
+    def lockdown_rules(self, allow):
+        rules = []
+        for number, entry in enumerate(allow, 1):
+            rule = {"label": "ddos-lockdown-%d" % number, "action": "ACCEPT", "protocol": entry["protocol"].upper(),
+                    "addresses": {}}
+            if entry["protocol"] != "icmp" and entry["ports"]:
+                rule["ports"] = port_text(entry["ports"])
+            for net in entry["sources"]:
+                rule["addresses"].setdefault("ipv%d" % net.version, []).append(str(net))
+            rules.append(rule)
+        return rules
+
+    def allow_all_rules(self):
+        return []  # with an ACCEPT inbound policy (open_fields), no rule is needed
+
+    def open_fields(self):
+        return {"inbound_policy": "ACCEPT"}
+
+    def write(self, state, wanted):
+        inbound = wanted.get("inbound", state["inbound"])
+        if len(inbound) + len(state["outbound"]) > MAX_RULES:
+            raise ProviderError(self.name, "%d inbound + %d outbound rules exceed Linode's limit of %d" % (
+                len(inbound), len(state["outbound"]), MAX_RULES), hint="Shorten the allow list")
+        status = wanted.get("status", state["status"])
+        if status == "enabled" and status != state["status"]:
+            self.http.request("PUT", self._path, json_body={"status": status})  # lockdown: enforce at all
+        if inbound != state["inbound"] or wanted.get("inbound_policy", state["inbound_policy"]) != state["inbound_policy"]:
+            # Both directions and both policies, always: the PUT replaces all four.
+            self.http.request("PUT", self._path + "/rules", json_body={
+                "inbound": inbound, "inbound_policy": wanted.get("inbound_policy", state["inbound_policy"]),
+                "outbound": state["outbound"], "outbound_policy": state["outbound_policy"]})
+        if status == "disabled" and status != state["status"]:
+            self.http.request("PUT", self._path, json_body={"status": status})  # restore: rules first
+        return None
+
+    # -- Test ------------------------------------------------------------------------------------------------
+    def write_check(self, state):
+        # Linode does not show a token's scopes; re-sending the firewall's own label changes nothing
+        # and is refused for a read-only token.
+        try:
+            self.http.request("PUT", self._path, json_body={"label": state["label"]})
+        except ProviderError as exc:
+            if exc.status in (401, 403):
+                return Finding("write", False, "the token cannot write firewalls (Read Only): activation would "
+                               "fail; it needs Firewalls Read/Write")
+            raise
+        return Finding("write", True, "the token can write firewalls (checked by re-sending the firewall's label)")
+
+    def extra_findings(self, state):
+        devices = self.http.get(self._path + "/devices").get("data") or []
+        findings = []
+        if not devices:
+            findings.append(Finding("attached", False, "the firewall is attached to no Linode: a lockdown updates it "
+                                    "but protects nothing", level="warning"))
+        else:
+            findings.append(Finding("attached", True, "attached to %d device(s)" % len(devices)))
+        if state["status"] != "enabled":
+            findings.append(Finding("status", False, "the firewall is %s: it enforces nothing now; lockdown enables "
+                                    "it and restore disables it again" % state["status"], level="warning"))
+        return findings

@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: digitalocean_firewall
+short_description: Lock a DigitalOcean Cloud Firewall down during an attack and restore its exact rules afterwards
+version_added: 0.1.0
+description:
+  - O(state=active) replaces the firewall's inbound rules by the O(allow) list (default TCP 22 from anywhere,
+    so SSH stays reachable) and returns the previous rules as RV(snapshot).
+  - O(state=inactive) with that snapshot puts back exactly the rules that were there (same rules, same order
+    where the API keeps one, same policies). Without a snapshot it fails, unless O(on_withdraw=allow_all)
+    asks for an open firewall explicitly.
+  - Re-running O(state=active) while locked down is a no-op and never replaces the snapshot by the lockdown rules.
+  - DigitalOcean's C(PUT) replaces the whole firewall, so every change sends back its name, Droplets, tags and
+    outbound rules unchanged; all-ports rules (returned as C("0"), refused when sent back) are normalised.
+  - One atomic C(PUT) per change, so SSH is never missing mid-operation. O(wait) waits until
+    C(pending_changes) is empty.
+author:
+  - ddos.scrubbing team (@ddos-scrubbing)
+extends_documentation_fragment:
+  - ddos.scrubbing.common
+  - ddos.scrubbing.lockdown
+  - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
+  - ddos.scrubbing.attributes.ACTIONGROUP
+attributes:
+  action_group:
+    membership:
+      - ddos.scrubbing.digitalocean
+options:
+  api_token:
+    description:
+      - Personal access token with C(firewall:read) and C(firewall:update) (plus C(droplet:read) and C(tag:read)
+        when Droplets or tags are attached).
+      - Falls back to E(DIGITALOCEAN_ACCESS_TOKEN), E(DIGITALOCEAN_TOKEN), then E(DO_API_TOKEN).
+    type: str
+    required: true
+  firewall_id:
+    description: The firewall's ID (Networking, Firewalls, the firewall; the ID is in the URL).
+    type: str
+    required: true
+seealso:
+  - module: ddos.scrubbing.digitalocean_firewall_info
+  - name: Setup guide
+    description: docs/providers/digitalocean_firewall.md and docs/lockdown.md in this collection.
+    link: https://docs.digitalocean.com/products/networking/firewalls/
+"""
+
+EXAMPLES = r"""
+- name: Lock down, SSH and HTTPS from the office stay open
+  ddos.scrubbing.digitalocean_firewall:
+    api_token: "{{ vault_do_token }}"
+    firewall_id: bb4b2611-3d72-467b-8602-280330ecd65c
+    allow:
+      - {protocol: tcp, ports: "22", sources: ["0.0.0.0/0", "::/0"]}
+      - {protocol: tcp, ports: "443", sources: ["198.51.100.0/24"]}
+  register: lockdown
+
+- name: Put the rules back exactly
+  ddos.scrubbing.digitalocean_firewall:
+    api_token: "{{ vault_do_token }}"
+    firewall_id: bb4b2611-3d72-467b-8602-280330ecd65c
+    state: inactive
+    snapshot: "{{ lockdown.snapshot }}"
+"""
+
+RETURN = r"""
+active:
+  description: Whether the firewall is locked down after the run.
+  returned: success
+  type: bool
+before:
+  description: The firewall's rules (and policies) before the run.
+  returned: success
+  type: dict
+after:
+  description: The firewall after the run (in check mode, the predicted one).
+  returned: success
+  type: dict
+snapshot:
+  description: The inbound rules (and policies) to restore on O(state=inactive).
+  returned: success
+  type: dict
+api_calls:
+  description: Number of HTTP calls sent.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import run_module
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.digitalocean_firewall import DigitalOceanFirewall
+
+
+def main():
+    run_module(DigitalOceanFirewall)
+
+
+if __name__ == "__main__":
+    main()

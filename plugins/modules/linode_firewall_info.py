@@ -1,0 +1,83 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: linode_firewall_info
+short_description: Test a Linode / Akamai Cloud Firewall integration (the Test button)
+version_added: 0.1.0
+description:
+  - Checks that the firewall exists and the credentials can read it, whether they can write (it re-sends the firewall's own label, which a read-only token is refused and which changes nothing),
+    and warns when the firewall is attached to no Linode (it would update but protect nothing).
+  - Reports whether the firewall is locked down right now.
+author:
+  - ddos.scrubbing team (@ddos-scrubbing)
+extends_documentation_fragment:
+  - ddos.scrubbing.common.INFO
+  - ddos.scrubbing.lockdown
+  - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.INFO_MODULE
+  - ddos.scrubbing.attributes.ACTIONGROUP
+attributes:
+  action_group:
+    membership:
+      - ddos.scrubbing.linode
+options:
+  api_token:
+    description:
+      - Personal access token with the Firewalls scope set to Read/Write.
+      - Falls back to E(LINODE_API_TOKEN), then E(LINODE_TOKEN).
+    type: str
+    required: true
+  firewall_id:
+    description: The firewall's numeric ID (Network, Firewalls, the firewall; the ID is in the URL).
+    type: int
+    required: true
+seealso:
+  - module: ddos.scrubbing.linode_firewall
+"""
+
+EXAMPLES = r"""
+- name: Test the integration
+  ddos.scrubbing.linode_firewall_info:
+    api_token: "{{ vault_linode_token }}"
+    firewall_id: 10101
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every check passed (warnings allowed).
+  returned: always
+  type: bool
+msg:
+  description: One-line summary, with the warnings.
+  returned: always
+  type: str
+findings:
+  description: One entry per check, with C(check), C(ok), C(level) and C(detail).
+  returned: always
+  type: list
+  elements: dict
+state:
+  description: The firewall's rules and policies.
+  returned: when the firewall was read
+  type: dict
+active:
+  description: Whether the firewall is locked down now.
+  returned: when the firewall was read
+  type: bool
+"""
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import run_info_module
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.linode_firewall import LinodeFirewall
+
+
+def main():
+    run_info_module(LinodeFirewall)
+
+
+if __name__ == "__main__":
+    main()

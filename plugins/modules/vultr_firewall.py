@@ -1,0 +1,102 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vultr_firewall
+short_description: Lock a Vultr firewall group down during an attack and restore its exact rules afterwards
+version_added: 0.1.0
+description:
+  - O(state=active) replaces the firewall's inbound rules by the O(allow) list (default TCP 22 from anywhere,
+    so SSH stays reachable) and returns the previous rules as RV(snapshot).
+  - O(state=inactive) with that snapshot puts back exactly the rules that were there (same rules, same order
+    where the API keeps one, same policies). Without a snapshot it fails, unless O(on_withdraw=allow_all)
+    asks for an open firewall explicitly.
+  - Re-running O(state=active) while locked down is a no-op and never replaces the snapshot by the lockdown rules.
+  - A Vultr group with no rules blocks everything and has no update call, so every change first creates the
+    missing rules, then deletes the others, so the kept (SSH) rules are never absent. Rules are kept by
+    content (ids change on re-create); lists are paginated; IPv4 and IPv6 are separate rules.
+author:
+  - ddos.scrubbing team (@ddos-scrubbing)
+extends_documentation_fragment:
+  - ddos.scrubbing.common
+  - ddos.scrubbing.lockdown
+  - ddos.scrubbing.attributes
+  - ddos.scrubbing.attributes.PROVIDER
+  - ddos.scrubbing.attributes.ACTIONGROUP
+attributes:
+  action_group:
+    membership:
+      - ddos.scrubbing.vultr
+options:
+  api_key:
+    description:
+      - Vultr API key (Account, API). If it has an IP allow-list, the controller's address must be in it.
+      - Falls back to E(VULTR_API_KEY).
+    type: str
+    required: true
+  firewall_group_id:
+    description: The firewall group's ID (Products, Firewall, the group; the ID is in the URL).
+    type: str
+    required: true
+seealso:
+  - module: ddos.scrubbing.vultr_firewall_info
+  - name: Setup guide
+    description: docs/providers/vultr_firewall.md and docs/lockdown.md in this collection.
+    link: https://docs.vultr.com/products/network/firewall
+"""
+
+EXAMPLES = r"""
+- name: Lock down, SSH and HTTPS from the office stay open
+  ddos.scrubbing.vultr_firewall:
+    api_key: "{{ vault_vultr_key }}"
+    firewall_group_id: cb676a46-66fd-4dfb-b839-443f2e6c0b60
+    allow:
+      - {protocol: tcp, ports: "22", sources: ["0.0.0.0/0", "::/0"]}
+      - {protocol: tcp, ports: "443", sources: ["198.51.100.0/24"]}
+  register: lockdown
+
+- name: Put the rules back exactly
+  ddos.scrubbing.vultr_firewall:
+    api_key: "{{ vault_vultr_key }}"
+    firewall_group_id: cb676a46-66fd-4dfb-b839-443f2e6c0b60
+    state: inactive
+    snapshot: "{{ lockdown.snapshot }}"
+"""
+
+RETURN = r"""
+active:
+  description: Whether the firewall is locked down after the run.
+  returned: success
+  type: bool
+before:
+  description: The firewall's rules (and policies) before the run.
+  returned: success
+  type: dict
+after:
+  description: The firewall after the run (in check mode, the predicted one).
+  returned: success
+  type: dict
+snapshot:
+  description: The inbound rules (and policies) to restore on O(state=inactive).
+  returned: success
+  type: dict
+api_calls:
+  description: Number of HTTP calls sent.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import run_module
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.vultr_firewall import VultrFirewall
+
+
+def main():
+    run_module(VultrFirewall)
+
+
+if __name__ == "__main__":
+    main()
