@@ -27,8 +27,8 @@ class ProviderError(Exception):
 
     def __str__(self):
         parts = [self.provider + ":"]
-        if self.method and self.path:
-            parts.append("%s %s" % (self.method, self.path))
+        if self.method:
+            parts.append("%s %s" % (self.method, self.path) if self.path else self.method)
         if self.status is not None:
             parts.append("failed with HTTP %s" % self.status + (" (%s)" % self.code if self.code not in (None, "") else "") + ":")
         elif self.method:

@@ -17,9 +17,6 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Prov
 def argument_spec(provider_cls, info=False):
     spec = dict(INFO_OPTIONS if info else COMMON_OPTIONS)
     spec.update(provider_cls.options)
-    if info:
-        for name in getattr(provider_cls, "action_only_options", ()):
-            spec.pop(name, None)
     return spec
 
 

@@ -115,6 +115,10 @@ class Simulator:
     def state(self):
         return {}
 
+    def is_write(self, method, headers):
+        """Does this request change anything? (JSON-RPC style APIs override: all calls are POST.)"""
+        return method in WRITE_METHODS
+
     def start(self, sandbox):
         """Start side servers (e.g. moto for AWS)."""
 
@@ -259,7 +263,7 @@ class Sandbox:
             time.sleep(self.latency)
         entry = {"provider": sim.name, "method": method, "path": sub_path, "raw_path": raw_path,
                  "query": {k: v if len(v) > 1 else v[0] for k, v in query.items()},
-                 "body": _loggable(body, headers.get("Content-Type", "")), "write": method in WRITE_METHODS,
+                 "body": _loggable(body, headers.get("Content-Type", "")), "write": sim.is_write(method, headers),
                  "time": time.time(), "spec_errors": [], "fault": fault.describe() if fault else None}
         if fault is not None:
             if fault.delay:
