@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""FastNetMon notify script for ddos.scrubbing.
+
+Set it as FastNetMon's ``notify_script_path``. FastNetMon 1.2.x calls it as
+
+    ddos_scrubbing_notify.py <IP> <incoming|outgoing|...> <pps> <ban|unban|attack_details>
+
+with an attack report on stdin for ``ban`` and ``attack_details``. It maps ``ban`` to an
+incident ``started`` and ``unban`` to ``resolved`` (the same incident id for both: the IP and
+the time of the ban, remembered in a small state directory), and ``attack_details`` to more
+detail on the same incident, never a second one. It posts the event to the rulebook's internal
+webhook (``POST /fastnetmon/<workspace>`` with the bearer token), or, with ``mode = playbook``,
+starts ``ansible-playbook ddos.scrubbing.incident`` detached.
+
+Whatever happens it reads all of stdin (FastNetMon can crash otherwise) and exits 0 within a
+few seconds: a detector must never wait on us. Problems go to the log file.
+
+Configuration: environment variables, else ``/etc/ddos-scrubbing/fastnetmon.ini`` (section
+``[ddos_scrubbing]``, or the file named by ``DDOS_SCRUBBING_NOTIFY_CONFIG``):
+
+    webhook_url = http://127.0.0.1:5001     (DDOS_SCRUBBING_WEBHOOK_URL)
+    token = ...                             (DDOS_SCRUBBING_TOKEN)
+    workspace = default                     (DDOS_SCRUBBING_WORKSPACE)
+    state_dir = /var/lib/ddos-scrubbing/fastnetmon   (DDOS_SCRUBBING_STATE_DIR)
+    log_file = /var/log/ddos-scrubbing-notify.log    (DDOS_SCRUBBING_LOG_FILE)
+    timeout = 3                             (DDOS_SCRUBBING_TIMEOUT)
+    mode = webhook | playbook               (DDOS_SCRUBBING_MODE)
+    inventory = /etc/ansible/scrubbing.yml  (DDOS_SCRUBBING_INVENTORY, for mode = playbook)
+    ansible_playbook = ansible-playbook     (DDOS_SCRUBBING_ANSIBLE_PLAYBOOK)
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import urllib.request
+
+DEFAULTS = {
+    "webhook_url": "http://127.0.0.1:5001", "token": "", "workspace": "default",
+    "state_dir": "/var/lib/ddos-scrubbing/fastnetmon", "log_file": "/var/log/ddos-scrubbing-notify.log",
+    "timeout": "3", "mode": "webhook", "inventory": "", "ansible_playbook": "ansible-playbook",
+}
+ACTIONS = {"ban": "started", "attack_details": "started", "unban": "resolved"}
+MAX_REPORT = 64 * 1024  # what we keep of FastNetMon's report (we still read all of it)
+
+
+def read_stdin(action, wait=0.5):
+    """Drain stdin completely. For unban FastNetMon sends nothing: do not block on it."""
+    if sys.stdin is None or sys.stdin.closed:
+        return ""
+    try:
+        if action == "unban" and not select.select([sys.stdin], [], [], wait)[0]:
+            return ""
+        data = sys.stdin.buffer.read()
+    except (OSError, ValueError):
+        return ""
+    return data[:MAX_REPORT].decode("utf-8", "replace")
+
+
+def load_config():
+    config = dict(DEFAULTS)
+    path = os.environ.get("DDOS_SCRUBBING_NOTIFY_CONFIG", "/etc/ddos-scrubbing/fastnetmon.ini")
+    parser = configparser.ConfigParser()
+    if parser.read(path) and parser.has_section("ddos_scrubbing"):
+        config.update(parser["ddos_scrubbing"])
+    for key in DEFAULTS:
+        value = os.environ.get("DDOS_SCRUBBING_" + key.upper())
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def parse_report(text):
+    """The few report lines worth keeping as incident details (``Key: value`` lines)."""
+    details = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip().lower().replace(" ", "_")
+        if sep and key in ("attack_type", "initial_attack_power", "peak_attack_power", "attack_direction",
+                           "attack_protocol", "total_incoming_traffic", "total_incoming_pps",
+                           "average_incoming_traffic", "average_incoming_pps"):
+            details[key] = value.strip()
+    return details
+
+
+def incident_id(config, ip, action):
+    """The same id for a ban and its unban: the IP and when it was banned (kept in state_dir)."""
+    path = os.path.join(config["state_dir"], ip.replace(":", "_"))
+    if action == "ban":
+        ident = "fastnetmon-%s-%s" % (ip, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        try:
+            os.makedirs(config["state_dir"], exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(ident)
+        except OSError:
+            pass  # without a state dir the id of the unban falls back to the IP alone
+        return ident
+    try:
+        with open(path, encoding="utf-8") as handle:
+            ident = handle.read().strip()
+        if action == "unban":
+            os.unlink(path)
+        return ident
+    except OSError:
+        return "fastnetmon-%s" % ip
+
+
+def post(config, event):
+    url = "%s/fastnetmon/%s" % (config["webhook_url"].rstrip("/"), config["workspace"])
+    request = urllib.request.Request(url, data=json.dumps(event).encode("utf-8"), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": "Bearer %s" % config["token"]})
+    with urllib.request.urlopen(request, timeout=float(config["timeout"])) as response:
+        return response.status
+
+
+def run_playbook(config, event):
+    """mode = playbook: start the incident playbook detached; never wait for it."""
+    incident = dict(event["incident"], workspace=config["workspace"])
+    cmd = [config["ansible_playbook"], "ddos.scrubbing.incident", "-e", json.dumps({"incident": incident})]
+    if config["inventory"]:
+        cmd[2:2] = ["-i", config["inventory"]]
+    with open(os.devnull, "wb") as devnull:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=devnull, stderr=devnull, start_new_session=True)
+    return "started"
+
+
+def log(config, message):
+    try:
+        with open(config["log_file"], "a", encoding="utf-8") as handle:
+            handle.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), message))
+    except OSError:
+        sys.stderr.write(message + "\n")
+
+
+def main(argv):
+    action = argv[4] if len(argv) > 4 else ""
+    report = read_stdin(action)  # first, always
+    config = load_config()
+    if len(argv) < 5 or action not in ACTIONS:
+        log(config, "ignored a call with arguments %r (expected: IP direction pps ban|unban|attack_details)" % argv[1:])
+        return 0
+    ip, direction, pps = argv[1], argv[2], argv[3]
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        log(config, "ignored a call for %r: not an IP address" % ip)
+        return 0
+    details = parse_report(report)
+    details.update(direction=direction, pps=pps, fastnetmon_action=action)
+    event = {"incident": {"id": incident_id(config, ip, action), "status": ACTIONS[action], "target": ip,
+                          "source": "fastnetmon", "details": details}}
+    try:
+        outcome = run_playbook(config, event) if config["mode"] == "playbook" else post(config, event)
+        log(config, "%s %s -> %s %s: %s" % (action, ip, event["incident"]["status"], event["incident"]["id"], outcome))
+    except Exception as exc:  # never let a detector see us fail
+        log(config, "%s %s: could not deliver %s: %s" % (action, ip, event["incident"]["id"], exc))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception:  # pragma: no cover - the last guard: exit 0 whatever happened
+        sys.exit(0)
