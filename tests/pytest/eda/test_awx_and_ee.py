@@ -1,0 +1,69 @@
+"""AWX custom credential types and the execution environment definition."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import yaml
+
+from conftest import COLLECTIONS, ROOT, VENV_BIN, ansible_env
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS, provider_class
+
+TYPES = sorted(glob.glob(os.path.join(ROOT, "extensions", "awx", "credential_types", "*.yml")))
+
+
+def env_fallbacks():
+    """Every environment variable some provider option falls back to."""
+    names = set()
+    for name in PROVIDERS:
+        for spec in provider_class(name).options.values():
+            fallback = spec.get("fallback")
+            if fallback:
+                names.update(fallback[1])
+    return names
+
+
+def test_credential_types_inject_what_the_modules_read():
+    assert len(TYPES) == 7
+    known = env_fallbacks()
+    for path in TYPES:
+        doc = yaml.safe_load(open(path))
+        fields = {f["id"]: f for f in doc["inputs"]["fields"]}
+        assert set(doc["inputs"]["required"]) <= set(fields), path
+        for var, template in doc["injectors"]["env"].items():
+            assert var in known, "%s injects %s, which no module reads" % (path, var)
+            field = template.strip("{} '")
+            assert field in fields, "%s injects an undefined field %s" % (path, field)
+        assert all(f.get("secret") for f in fields.values() if "secret" in f["id"] or "token" in f["id"]
+                   or "password" in f["id"] or f["id"] in ("api_key", "consumer_key", "application_key")), path
+
+
+def test_ansible_builder_creates_the_build_context(tmp_path):
+    work = tmp_path / "ee"
+    shutil.copytree(os.path.join(ROOT, "extensions", "awx"), work)
+    tarball = glob.glob(os.path.join(os.path.dirname(COLLECTIONS), "dist", "ddos-scrubbing-*.tar.gz"))[0]
+    shutil.copy(tarball, work / "ddos-scrubbing.tar.gz")
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-builder"), "create", "-f", "execution-environment.yml",
+                           "-c", "context", "--output-filename", "Containerfile"],
+                          cwd=work, capture_output=True, text=True, env=ansible_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    context = work / "context"
+    containerfile = (context / "Containerfile").read_text()
+    assert "ansible-galaxy" in containerfile and "requirements" in containerfile
+    build = context / "_build"
+    assert (build / "collections" / "ddos-scrubbing.tar.gz").exists()
+    python_reqs = (build / "requirements.txt").read_text()
+    for package in ("requests", "ovh", "boto3"):
+        assert package in python_reqs
+
+
+def test_the_installed_collection_declares_its_python_dependencies():
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-builder"), "introspect", "--sanitize", COLLECTIONS],
+                          capture_output=True, text=True, env=ansible_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for package in ("requests", "ovh", "boto3"):
+        assert package in proc.stdout
