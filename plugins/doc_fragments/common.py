@@ -6,27 +6,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options every provider module shares (state, snapshot, API endpoint, timeouts, retries).
-    # The connection options every module takes, the *_info modules included.
-    _CONNECTION = r"""
-  api_url:
-    description:
-      - Base URL of the provider API. Defaults to the provider's real API.
-      - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
-    type: str
-  timeout:
-    description: Seconds to wait for one HTTP answer (connect and read).
-    type: int
-    default: 30
-  retries:
-    description:
-      - How many times a transient failure is retried (HTTP 429 honouring C(Retry-After), 5xx,
-        connection resets, the provider's own rate-limit answer). HTTP 401 is never retried.
-    type: int
-    default: 4
-"""
-
-    # Provider modules: state, snapshot and waiting, plus the connection options.
+    # Provider modules: state, snapshot and waiting, plus the connection options. (ansible-test reads
+    # fragments as plain literals, so the connection part is written out in both.)
     DOCUMENTATION = r"""
 options:
   state:
@@ -58,7 +39,39 @@ options:
       - Seconds between two status reads while waiting. Defaults to a per-provider value gentle
         on the provider's rate limit.
     type: float
-""" + _CONNECTION
+  api_url:
+    description:
+      - Base URL of the provider API. Defaults to the provider's real API.
+      - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
+    type: str
+  timeout:
+    description: Seconds to wait for one HTTP answer (connect and read).
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a transient failure is retried (HTTP 429 honouring C(Retry-After), 5xx,
+        connection resets, the provider's own rate-limit answer). HTTP 401 is never retried.
+    type: int
+    default: 4
+"""
 
     # For *_info modules (the Test button): only the connection options.
-    INFO = "\noptions:" + _CONNECTION
+    INFO = r"""
+options:
+  api_url:
+    description:
+      - Base URL of the provider API. Defaults to the provider's real API.
+      - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
+    type: str
+  timeout:
+    description: Seconds to wait for one HTTP answer (connect and read).
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a transient failure is retried (HTTP 429 honouring C(Retry-After), 5xx,
+        connection resets, the provider's own rate-limit answer). HTTP 401 is never retried.
+    type: int
+    default: 4
+"""

@@ -32,7 +32,7 @@ options:
         default: ["0.0.0.0/0", "::/0"]
   on_withdraw:
     description:
-      - V(restore) (default) puts back exactly the rules of O(snapshot); withdrawing without a snapshot fails.
+      - V(restore) (default) puts back exactly the rules of the activation's C(snapshot); withdrawing without a snapshot fails.
       - V(allow_all) opens the firewall to all inbound traffic instead, when there is no snapshot; only on this
         explicit request.
     type: str

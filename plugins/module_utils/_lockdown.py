@@ -215,4 +215,3 @@ class LockdownProvider(Provider):
 
     def extra_findings(self, state):
         return []
-

@@ -10,7 +10,8 @@ module: digitalocean_firewall_info
 short_description: Test a DigitalOcean Cloud Firewall integration (the Test button)
 version_added: 0.1.0
 description:
-  - Checks that the firewall exists and the credentials can read it, whether they can write (it deletes a rule that cannot exist (a TEST-NET address on port 1), which a read-only token is refused),
+  - Checks that the firewall exists and the credentials can read it, and whether they can write (it
+    deletes a rule that cannot exist (a TEST-NET address on port 1), which a read-only token is refused),
     and warns when the firewall is attached to no Droplet and no tag.
   - Reports whether the firewall is locked down right now.
 author:

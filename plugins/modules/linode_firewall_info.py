@@ -10,7 +10,8 @@ module: linode_firewall_info
 short_description: Test a Linode / Akamai Cloud Firewall integration (the Test button)
 version_added: 0.1.0
 description:
-  - Checks that the firewall exists and the credentials can read it, whether they can write (it re-sends the firewall's own label, which a read-only token is refused and which changes nothing),
+  - Checks that the firewall exists and the credentials can read it, and whether they can write (it
+    re-sends the firewall's own label, which a read-only token is refused and which changes nothing),
     and warns when the firewall is attached to no Linode (it would update but protect nothing).
   - Reports whether the firewall is locked down right now.
 author:
