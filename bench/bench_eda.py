@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,22 +29,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
 ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 SECRET = "sandbox-flowtriq-secret"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit("rulebook did not start")
 
 
 def signed_post(url, event_type, incident_id):
@@ -65,6 +48,7 @@ def main():
     collections = subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-collection.sh")], check=True,
                                  capture_output=True, text=True, env=env).stdout.strip()
     from ddos_sandbox.core import Sandbox
+    from ddos_sandbox.net import free_port, wait_port
     from ddos_sandbox.providers.cloudflare import DEFAULT_SCENARIO
     from ddos_sandbox.registry import build
 
@@ -99,7 +83,8 @@ def main():
                                  "-i", inventory, "--vars", os.path.join(work, "vars.json")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=rb_env)
     try:
-        wait_port(webhook)
+        if not wait_port(webhook):
+            raise SystemExit("ansible-rulebook did not start")
         url = "http://127.0.0.1:%d/flowtriq/" % webhook
 
         def ledger_events():

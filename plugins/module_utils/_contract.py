@@ -116,6 +116,21 @@ class Provider:
         """Return the HttpClient (or SDK client) this provider talks through."""
         raise NotImplementedError
 
+    def bearer_client(self, token, error_parser):
+        """The HttpClient of a JSON API authenticated with ``Authorization: Bearer``."""
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient
+
+        return HttpClient(self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
+                          headers={"Authorization": "Bearer %s" % token, "Content-Type": "application/json"},
+                          secrets=self.secrets(), error_parser=error_parser, hint=self.hint, sleep=self.sleep)
+
+    # How to fix an API error, by HTTP status; ``{option}`` placeholders name the inventory's values.
+    status_hints = {}
+
+    def hint(self, status, code, message, method, path):
+        """How to fix an API error (providers declare ``status_hints`` or override this)."""
+        return self.status_hints.get(status, "").format(**self.params)
+
     def secrets(self):
         """Every secret option value, so messages can be scrubbed of them."""
         return [self.params.get(k) for k, spec in self.options.items() if spec.get("no_log") and self.params.get(k)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Provider
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, decode
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 
 API_URL = "https://api.cloudflare.com/client/v4"
 
@@ -38,11 +38,7 @@ class CloudflareProvider(Provider):
     wait_sleep = 5.0  # a 429 locks a token out for 5 minutes: poll gently
 
     def connect(self):
-        return HttpClient(
-            self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
-            headers={"Authorization": "Bearer %s" % self.params["api_token"],
-                     "Content-Type": "application/json"},
-            secrets=self.secrets(), error_parser=parse_error, hint=self.hint)
+        return self.bearer_client(self.params["api_token"], parse_error)
 
     def call(self, method, path, body=None, **kw):
         """One API call; returns the envelope's ``result``."""

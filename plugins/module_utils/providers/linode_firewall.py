@@ -21,7 +21,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, decode
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
     LOCKDOWN_OPTIONS, LockdownProvider, port_text)
 
@@ -57,21 +57,14 @@ class LinodeFirewall(LockdownProvider):
         firewall_id=dict(type="int", required=True),
         **LOCKDOWN_OPTIONS)
 
-    def connect(self):
-        return HttpClient(self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
-                          headers={"Authorization": "Bearer %s" % self.params["api_token"],
-                                   "Content-Type": "application/json"},
-                          secrets=self.secrets(), error_parser=parse_error, hint=self.hint, sleep=self.sleep)
+    status_hints = {
+        401: "The token was rejected: create a personal access token under Profile > API Tokens",
+        403: "The token needs the Firewalls scope with Read/Write (a Read Only token fails at activation)",
+        404: "No firewall {firewall_id}: copy its ID from Network > Firewalls > the firewall (the ID is in the URL)",
+    }
 
-    def hint(self, status, code, message, method, path):
-        if status == 401:
-            return "The token was rejected: create a personal access token under Profile > API Tokens"
-        if status == 403:
-            return "The token needs the Firewalls scope with Read/Write (a Read Only token fails at activation)"
-        if status == 404:
-            return ("No firewall %s: copy its ID from Network > Firewalls > the firewall (the ID is in the URL)"
-                    % self.params["firewall_id"])
-        return ""
+    def connect(self):
+        return self.bearer_client(self.params["api_token"], parse_error)
 
     @property
     def _path(self):

@@ -20,7 +20,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, decode
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
     LOCKDOWN_OPTIONS, LockdownProvider, port_text)
 
@@ -49,22 +49,16 @@ class VultrFirewall(LockdownProvider):
         firewall_group_id=dict(type="str", required=True),
         **LOCKDOWN_OPTIONS)
 
-    def connect(self):
-        return HttpClient(self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
-                          headers={"Authorization": "Bearer %s" % self.params["api_key"],
-                                   "Content-Type": "application/json"},
-                          secrets=self.secrets(), error_parser=parse_error, hint=self.hint, sleep=self.sleep)
+    status_hints = {
+        401: "The API key was rejected: copy it again from Account > API, and make sure API access is enabled",
+        403: "Vultr refused this caller: if the API key has an IP allow-list (Account > API > Access Control), add "
+             "the address this runs from",
+        404: "No firewall group {firewall_group_id}: copy its ID from Products > Firewall > the group (the ID is in "
+             "the URL)",
+    }
 
-    def hint(self, status, code, message, method, path):
-        if status == 401:
-            return "The API key was rejected: copy it again from Account > API, and make sure API access is enabled"
-        if status == 403:
-            return ("Vultr refused this caller: if the API key has an IP allow-list (Account > API > Access "
-                    "Control), add the address this runs from")
-        if status == 404:
-            return ("No firewall group %s: copy its ID from Products > Firewall > the group (the ID is in the URL)"
-                    % self.params["firewall_group_id"])
-        return ""
+    def connect(self):
+        return self.bearer_client(self.params["api_key"], parse_error)
 
     @property
     def _path(self):

@@ -14,6 +14,8 @@ import urllib.request
 
 import pytest
 
+from ddos_sandbox import net
+
 from conftest import ROOT, VENV_BIN, ansible_env
 
 ADAPTER = os.path.join(ROOT, "extensions", "fastnetmon", "ddos_scrubbing_notify.py")
@@ -21,20 +23,12 @@ FLOWTRIQ_SECRET = "sandbox-flowtriq-secret"
 INTERNAL_TOKEN = "sandbox-internal-token"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("nothing listens on 127.0.0.1:%d" % port)
+    if not net.wait_port(port, timeout):
+        raise AssertionError("nothing listens on 127.0.0.1:%d" % port)
+
+
+free_port = net.free_port
 
 
 def post(url, body, headers=None):
