@@ -18,6 +18,8 @@ description:
   - The rules are yours, configured in Robot beforehand; this module only switches the firewall.
   - Robot takes 20-30 seconds to apply a change (status C(in process)); O(wait) waits for it and
     fails on timeout. A change asked while a previous one is in process waits for that first.
+  - Activating a firewall without input rules is done but warned about, since Robot's implicit deny
+    then drops all incoming traffic.
   - Invalid credentials are never retried (three failed logins block the caller's IP for ten
     minutes); Robot's rate-limit answer (403 C(RATE_LIMIT_EXCEEDED)) is retried.
 author:
@@ -70,10 +72,12 @@ after:
   returned: success
   type: dict
 snapshot:
-  description: The status to put back on O(state=inactive).
+  description:
+    - The status to put back on O(state=inactive), with the flags at activation for the record
+      (withdrawal re-sends the rules and flags as they are then).
   returned: success
   type: dict
-  sample: {"server_number": 321, "status": "disabled"}
+  sample: {"server_number": 321, "status": "disabled", "filter_ipv6": false, "whitelist_hos": true, "port": "main"}
 api_calls:
   description: Number of HTTP calls sent to Robot.
   returned: always

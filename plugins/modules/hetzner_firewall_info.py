@@ -11,7 +11,7 @@ short_description: Test a Hetzner Robot firewall integration (the Test button)
 version_added: 0.1.0
 description:
   - Checks the Robot web-service login, finds the server, reports the firewall's status and rules,
-    and warns when the firewall has no input rules (activation would filter nothing useful).
+    and warns when the firewall has no input rules (activation would then drop all incoming traffic).
   - Never writes.
 author:
   - ddos.scrubbing team (@ddos-scrubbing)

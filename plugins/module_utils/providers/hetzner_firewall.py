@@ -23,6 +23,11 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpCl
 API_URL = "https://robot-ws.your-server.de"
 RULE_FIELDS = ("name", "ip_version", "dst_ip", "src_ip", "dst_port", "src_port", "protocol", "tcp_flags", "action")
 IN_PROCESS = "in process"
+# This module never writes rules; with none, activation applies no filtering of the customer's
+# and Robot's implicit deny drops every incoming packet.
+NO_INPUT_RULES = ("the firewall has no input rules: activating it applies none of your filtering, and Robot's "
+                  "implicit deny then drops ALL incoming traffic (SSH included). Add your rules in Robot > Server > "
+                  "Firewall first")
 
 
 def parse_error(response):
@@ -33,6 +38,9 @@ def parse_error(response):
         message = error.get("message") or ""
         if error.get("invalid"):
             message += " (invalid: %s)" % ", ".join(error["invalid"])
+        limit = _limit(error)
+        if limit:
+            message += " (Robot allows %s requests per %s s)" % limit
         return error.get("code"), message
     return None, "HTTP %s" % response.status_code
 
@@ -45,8 +53,17 @@ def rate_limit_wait(response):
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or error.get("code") != "RATE_LIMIT_EXCEEDED":
         return None
-    # The docs name the field max_request, the live API sends max_requests; the wait is `interval`.
+    # `interval` is the length of Robot's window: waiting it out is the one safe pause.
     return float(error.get("interval") or 1)
+
+
+def _limit(error):
+    """(max requests, interval) of a rate-limit answer. The docs name the field max_request,
+    the live API sends max_requests: read both."""
+    maximum = error.get("max_requests", error.get("max_request"))
+    if maximum is None or error.get("interval") is None:
+        return None
+    return maximum, error["interval"]
 
 
 class HetznerFirewall(Provider):
@@ -119,16 +136,32 @@ class HetznerFirewall(Provider):
         return bool(state and state.get("status") == "active")
 
     def snapshot(self, state):
+        if state["status"] == IN_PROCESS:
+            # Someone's change is still being applied: only its outcome says whether the
+            # firewall was on before the incident, so wait for it (reads only) instead of guessing.
+            state = self._wait_out_in_process()
         # The rules are not part of the snapshot: they stay the customer's, and every write
         # re-sends them as they are at that moment (edits made during the incident survive).
-        return dict(server_number=state["server_number"],
-                    status="disabled" if state["status"] == IN_PROCESS else state["status"])
+        # The flags are kept for the record only; writes re-send the current ones too.
+        return dict(server_number=state["server_number"], status=state["status"],
+                    filter_ipv6=state["filter_ipv6"], whitelist_hos=state["whitelist_hos"], port=state["port"])
 
     def activation(self, state, snapshot):
+        if state["status"] != "active" and not state["rules"]["input"]:
+            self.warn(NO_INPUT_RULES)
         return dict(status="active")
 
     def restoration(self, state, snapshot):
-        return dict(status=snapshot.get("status") or "disabled")
+        if snapshot.get("server_number") not in (None, state["server_number"]):
+            # Another server's status would be a guess for this one: refuse before any write.
+            raise ProviderError(self.name, "the snapshot was taken on server %s, not on server %s"
+                                % (snapshot["server_number"], state["server_number"]),
+                                hint="Pass the snapshot this integration's activation returned")
+        if snapshot.get("status") not in ("active", "disabled"):
+            raise ProviderError(self.name, "the snapshot has no valid status (%r)" % (snapshot.get("status"),),
+                                hint="Pass the snapshot the activation returned, or withdraw without one "
+                                     "(the firewall is then disabled)")
+        return dict(status=snapshot["status"])
 
     def release(self, state):
         return dict(status="disabled")
@@ -136,6 +169,8 @@ class HetznerFirewall(Provider):
     def apply(self, state, wanted):
         if state["status"] == IN_PROCESS:
             state = self._wait_out_in_process()
+            if self.matches(state, wanted):
+                return state  # the change that was in process already gave what we want: no write
         form = {"status": wanted["status"], "filter_ipv6": _flag(state["filter_ipv6"]),
                 "whitelist_hos": _flag(state["whitelist_hos"]), "port": state["port"]}
         for direction in ("input", "output"):
@@ -148,8 +183,17 @@ class HetznerFirewall(Provider):
 
     def _wait_out_in_process(self):
         """A write during 'in process' fails on Robot: let the previous change finish first."""
-        return wait_for(self, lambda current: current["status"] != IN_PROCESS, self._wait_timeout(),
-                        self.params.get("wait_sleep"), what="stayed 'in process' (a previous change)")
+        try:
+            return wait_for(self, lambda current: current["status"] != IN_PROCESS, self._wait_timeout(),
+                            self.params.get("wait_sleep"))
+        except ProviderError as exc:
+            if exc.method is not None:  # an API error while reading: already says what is wrong
+                raise
+            # The runner's timeout text speaks of "the change accepted"; here we sent nothing yet.
+            raise ProviderError(self.name, "Robot was still applying an earlier change to server %s ('in process') "
+                                "after wait_timeout=%ss; nothing was sent" % (self._number, self._wait_timeout()),
+                                hint="Check the server's Firewall tab in Robot, then run again (or raise "
+                                     "wait_timeout): the run is idempotent")
 
     def settled(self, state, wanted):
         return state["status"] == wanted["status"]
@@ -170,9 +214,7 @@ class HetznerFirewall(Provider):
             findings.append(Finding("rules", True, "%d input rule(s) and %d output rule(s) are configured" % (
                 inbound, len(state["rules"]["output"]))))
         else:
-            findings.append(Finding("rules", False, "the firewall has no input rules: activating it would filter "
-                                    "nothing useful (only the implicit deny). Add your rules in Robot > Server > "
-                                    "Firewall first", level="warning"))
+            findings.append(Finding("rules", False, NO_INPUT_RULES, level="warning"))
         if not state["filter_ipv6"]:
             findings.append(Finding("ipv6", True, "filter_ipv6 is off: IPv6 traffic is not filtered", level="ok"))
         return findings

@@ -3,6 +3,8 @@ retry, Robot's 403 rate limit retried, server lookup, Test warnings."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conftest import converge, make_provider
@@ -127,5 +129,73 @@ def test_module_end_to_end(sandbox, module_runner):
     on = module_runner("hetzner_firewall", args)
     assert on["changed"] and on["active"], on
     assert PASSWORD not in on["_stdout"]
+    failed = module_runner("hetzner_firewall", dict(args, robot_password="sandbox-wrong-password"))
+    assert failed["_rc"] != 0 and "#ws+" in failed["msg"] and failed["api_calls"] == 1
+    assert "sandbox-wrong-password" not in failed["_stdout"] + failed["_stderr"]
     info = module_runner("hetzner_firewall_info", {k: v for k, v in args.items() if k != "wait_sleep"})
     assert info["ok"] and "no input rules" in info["msg"]
+
+
+def test_snapshot_waits_for_a_change_in_process_instead_of_guessing(sandbox):
+    # Someone switched the firewall on just before the incident; Robot is still applying it.
+    server = sandbox.simulators["hetzner"].servers[SERVER]
+    server.update(status="active", busy_until=time.time() + 0.3)
+    on = converge(robot(sandbox), "active", wait_timeout=10)
+    assert on["snapshot"]["status"] == "active" and on["after"]["status"] == "active"
+    assert sandbox.requests(writes_only=True) == []  # what was in process already gave "active"
+    off = converge(robot(sandbox), "inactive", snapshot=on["snapshot"])
+    assert not off["changed"] and firewall(sandbox)["status"] == "active"
+
+
+def test_snapshot_keeps_the_flags_and_restore_resends_the_current_ones(sandbox):
+    on = converge(robot(sandbox), "active")
+    assert on["snapshot"] == {"server_number": SERVER, "status": "disabled", "filter_ipv6": False,
+                              "whitelist_hos": True, "port": "main"}
+    # The customer edits the firewall in Robot during the incident: withdrawal keeps the edit.
+    server = sandbox.simulators["hetzner"].servers[SERVER]
+    server["filter_ipv6"] = True
+    server["rules"]["input"].pop()
+    edited = firewall(sandbox)["rules"]
+    converge(robot(sandbox), "inactive", snapshot=on["snapshot"])
+    now = firewall(sandbox)
+    assert now["status"] == "disabled" and now["filter_ipv6"] is True and now["rules"] == edited
+    assert sandbox.requests(writes_only=True)[-1]["body"]["filter_ipv6"] == "true"
+
+
+def test_activation_warns_when_there_are_no_input_rules(sandbox):
+    provider = robot(sandbox, server_number=BARE_SERVER)
+    converge(provider, "active")
+    assert any("no input rules" in w and "SSH included" in w for w in provider.warnings)
+
+
+def test_a_snapshot_of_another_server_is_refused_before_any_write(sandbox):
+    sandbox.simulators["hetzner"].servers[SERVER]["status"] = "active"
+    with pytest.raises(ProviderError, match="snapshot was taken on server 322, not on server 321"):
+        converge(robot(sandbox), "inactive", snapshot={"server_number": BARE_SERVER, "status": "disabled"})
+    with pytest.raises(ProviderError, match="no valid status"):
+        converge(robot(sandbox), "inactive", snapshot={"server_number": SERVER, "status": "in process"})
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_rate_limit_with_the_documented_field_name_and_an_exhausted_budget(sandbox):
+    # Through the core's fault injection: the docs' spelling max_request, and more 403s than retries.
+    body = {"error": {"status": 403, "code": "RATE_LIMIT_EXCEEDED", "max_request": 200, "interval": 3600,
+                      "message": "rate limit exceeded"}}
+    sandbox.add_fault(provider="hetzner", status=403, body=body, count=5)
+    waits = []
+    provider = make_provider(HetznerFirewall, sleep=waits.append, api_url=sandbox.api_url("hetzner"),
+                             robot_user="#ws+sandbox", robot_password=PASSWORD, server_number=SERVER, retries=2)
+    with pytest.raises(ProviderError) as err:
+        converge(provider, "active")
+    assert "RATE_LIMIT_EXCEEDED" in str(err.value) and "Robot allows 200 requests per 3600 s" in str(err.value)
+    assert waits == [30.0, 30.0]  # Robot's interval, capped by the HTTP layer
+    assert len(sandbox.requests()) == 3 and sandbox.requests(writes_only=True) == []
+
+
+def test_a_change_in_process_for_too_long_fails_before_any_write(sandbox):
+    server = sandbox.simulators["hetzner"].servers[SERVER]
+    server["busy_until"] = time.time() + 60
+    with pytest.raises(ProviderError) as err:
+        converge(robot(sandbox, wait_timeout=0), "active")
+    assert "still applying an earlier change to server 321" in str(err.value) and "nothing was sent" in str(err.value)
+    assert sandbox.requests(writes_only=True) == []
