@@ -79,6 +79,11 @@ class CloudflareUnderAttack(CloudflareProvider):
         return self._wanted(state, ATTACK)
 
     def restoration(self, state, snapshot):
+        if snapshot.get("zone_id") not in (None, state["zone_id"]):
+            # Another zone's level would be a guess for this one: refuse before any write.
+            raise ProviderError(self.name, "the snapshot was taken on zone %s, not on zone %s"
+                                % (snapshot["zone_id"], state["zone_id"]),
+                                hint="Pass the snapshot this integration's activation returned")
         level = snapshot.get("security_level")
         if level not in LEVELS:
             raise ProviderError(self.name, "the snapshot has no valid security_level (%r)" % (level,),

@@ -126,3 +126,18 @@ def test_module_end_to_end(sandbox, module_runner):
     assert off["changed"] and level(sandbox) == "medium"
     info = module_runner("cloudflare_under_attack_info", args)
     assert info["ok"] and not info["changed"]
+
+
+def test_a_snapshot_of_another_zone_is_refused_before_any_write(sandbox):
+    set_level(sandbox, "under_attack")
+    with pytest.raises(ProviderError, match="snapshot was taken on zone f+, not on zone %s" % ZONE):
+        converge(uam(sandbox), "inactive", snapshot={"zone_id": "f" * 32, "security_level": "low"})
+    assert sandbox.requests(writes_only=True) == [] and level(sandbox) == "under_attack"
+
+
+def test_a_rejected_token_is_never_retried_nor_shown(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(uam(sandbox, api_token="sandbox-cf-token-revoked", retries=4), "active")
+    text = str(err.value)
+    assert "HTTP 401" in text and "My Profile > API Tokens" in text and "sandbox-cf-token-revoked" not in text
+    assert len(sandbox.requests()) == 1
