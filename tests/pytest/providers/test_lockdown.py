@@ -354,3 +354,11 @@ def test_module_end_to_end(sandbox, module_runner, name):
     assert off["changed"] and rules(sandbox, spec) == original
     info = module_runner(spec.module + "_info", {k: v for k, v in args.items() if k != "wait_sleep"})
     assert info["ok"], info
+
+
+def test_linode_rule_limit_is_checked_before_any_write(sandbox):
+    spec = SPECS["linode"]
+    allow = [{"protocol": "tcp", "ports": str(port), "sources": ["0.0.0.0/0"]} for port in range(2000, 2025)]
+    with pytest.raises(ProviderError, match="exceed Linode's limit of 25"):
+        converge(provider(sandbox, spec, allow=allow), "active")
+    assert sandbox.requests(writes_only=True) == []
