@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-5}"
-bash "$here/scripts/ensure-fastnetmon.sh"
+bash "$here/scripts/ensure-debian.sh"
 collections="$(bash "$here/scripts/install-collection.sh")"
 out="$(mktemp)"
 for _ in $(seq "$runs"); do

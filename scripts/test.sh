@@ -10,7 +10,7 @@ venv="$here/.venv/bin"
 export PATH="$venv:$PATH"
 collections="$(bash scripts/install-collection.sh)" || exit 1
 installed="$collections/ansible_collections/ddos/scrubbing"
-[ -x scripts/ensure-fastnetmon.sh ] && bash scripts/ensure-fastnetmon.sh
+bash scripts/ensure-debian.sh || exit 1
 failed=()
 step() { echo; echo "==================== $1"; }
 

@@ -13,7 +13,7 @@ hooks a provider declares:
     canonical(rule) -> dict     the rule as it must be sent back (normalised: "0" ports, ...)
     lockdown_rules(allow)       the provider's inbound rules for the neutral allow list
     allow_all_rules()           the explicit ``on_withdraw: allow_all`` rule set
-    write(state, wanted)        the API calls that make the firewall match ``wanted``
+    apply(state, wanted)        the API calls that make the firewall match ``wanted``
 
 and ``fetch()`` (one read of the firewall). Everything else — snapshot, restore, idempotency,
 refusing to snapshot a firewall that is already locked down, the allow-list checks — is here.
@@ -114,9 +114,6 @@ class LockdownProvider(Provider):
     def allow_all_rules(self):
         raise NotImplementedError
 
-    def write(self, state, wanted):
-        raise NotImplementedError
-
     # -- the contract -----------------------------------------------------------------------------
     def read(self):
         if self._bad_allow:  # checked before the first call: a bad allow list causes no request
@@ -184,14 +181,6 @@ class LockdownProvider(Provider):
         """Equal rule lists, in order (first match wins). Providers whose API has another notion of
         "the same rules" override this."""
         return current == wanted
-
-    def apply(self, state, wanted):
-        return self.write(state, wanted)
-
-    def predict(self, state, wanted):
-        after = copy.deepcopy(state)
-        after.update(copy.deepcopy(wanted))
-        return after
 
     def _lockdown_inbound(self):
         return [self.canonical(r) for r in self.lockdown_rules(self.allow or parse_allow(None))]

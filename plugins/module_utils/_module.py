@@ -12,6 +12,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     COMMON_OPTIONS, INFO_OPTIONS, execute, plan_change)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shape_errors
 
 
 def argument_spec(provider_cls, info=False):
@@ -21,7 +22,7 @@ def argument_spec(provider_cls, info=False):
 
 
 def _new_module(provider_cls, info):
-    return AnsibleModule(
+    module = AnsibleModule(
         argument_spec=argument_spec(provider_cls, info),
         required_one_of=provider_cls.required_one_of,
         mutually_exclusive=provider_cls.mutually_exclusive,
@@ -29,6 +30,10 @@ def _new_module(provider_cls, info):
         required_if=provider_cls.required_if,
         supports_check_mode=True,
     )
+    bad = shape_errors(provider_cls, module.params)
+    if bad:  # before any call: a malformed identifier never reaches a request
+        module.fail_json(msg="%s: %s" % (provider_cls.name, "; ".join(bad)))
+    return module
 
 
 def run_module(provider_cls):

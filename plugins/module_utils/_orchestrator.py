@@ -35,6 +35,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import (
     active_incidents, claim_is_live, integration, new_claim, prune, workspace)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._module import argument_spec, build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shape_errors
 
 # Options the playbooks set themselves; an inventory must not.
 RESERVED_OPTIONS = ("state", "snapshot")
@@ -110,6 +111,10 @@ def load_integrations(hosts):
                 errors.append("%s: scrubbing_options: %s" % (where, _plain(message)))
             continue
         params = result.validated_parameters
+        bad = shape_errors(cls, params)
+        if bad:
+            errors.extend("%s: scrubbing_options: %s" % (where, message) for message in bad)
+            continue
         params.setdefault("state", "active")
         params.setdefault("snapshot", None)
         ws = hv.get("scrubbing_workspace", "default")
@@ -387,10 +392,8 @@ class Orchestrator:
             rec = integration(doc, name)
             rec.update(provider=integ.provider, workspace=integ.workspace)
             if name in force_state:
-                wanted, reason, ids = force_state[name], "manual %s" % (
-                    "activation" if force_state[name] else "withdrawal"), []
-                if not wanted:
-                    reason = "manual withdrawal"
+                wanted, ids = force_state[name], []
+                reason = "manual activation" if wanted else "manual withdrawal"
             else:
                 wanted, reason, ids = decide(doc, integ, now, self.hold_down)
             if wanted is None:
@@ -562,6 +565,9 @@ ARGUMENT_SPEC = dict(
     integrations=dict(type="list", elements="str"),
     force=dict(type="bool", default=False),
     state_file=dict(type="path", required=True),
+    ledger_dsn=dict(type="str", no_log=True),
+    deadline=dict(type="int", default=120),
+    event_window=dict(type="int", default=300),
     hold_down=dict(type="int", default=0),
     workers=dict(type="int", default=64),
     live=dict(type="bool", default=True),
@@ -600,13 +606,12 @@ def run_operation(params, check_mode=False):
     report["summary"] = summarise(operation, report)
     report["warnings_list"] = list(orch.warnings) + [w for r in report.get("integrations", {}).values()
                                                      for w in (r.get("warnings") or [])]
-    if report["failed"]:
-        report["msg"] = "%s: %d integration(s) failed: %s" % (operation, len(report["failed"]), "; ".join(
-            "%s: %s" % (n, report["integrations"][n].get("msg")) for n in report["failed"]))
-        report["failed_integrations"] = report.pop("failed")
+    failed = report["failed_integrations"] = report.pop("failed")
+    if failed:
+        report["msg"] = "%s: %d integration(s) failed: %s" % (operation, len(failed), "; ".join(
+            "%s: %s" % (n, report["integrations"][n].get("msg")) for n in failed))
         report["failed"] = True
     else:
-        report["failed_integrations"] = report.pop("failed")
         report["msg"] = "%s: %s" % (operation, "ok" if operation != "status" else "%d integration(s)" % len(
             report.get("rows", [])))
     return report

@@ -57,9 +57,25 @@ options:
     type: bool
     default: false
   state_file:
-    description: Path of the ledger on the state host.
+    description: Path of the ledger on the state host (the file backend).
     type: path
     required: true
+  ledger_dsn:
+    description:
+      - A PostgreSQL conninfo string or URI (libpq conventions, C(PG*) environment variables and C(.pgpass)
+        apply). When set, the ledger lives in PostgreSQL instead of O(state_file).
+    type: str
+  deadline:
+    description:
+      - Seconds the run may take. Integrations not done by then are reported pending, with their reason;
+        the reconcile operation finishes them.
+    type: int
+    default: 120
+  event_window:
+    description:
+      - Seconds an incident event's timestamp may differ from now before the event is refused as stale.
+    type: int
+    default: 300
   hold_down:
     description: Seconds a workspace must stay quiet (no active incident) before its integrations are withdrawn.
     type: int

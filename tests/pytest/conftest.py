@@ -52,13 +52,6 @@ def sandbox(_sandbox_server):
         "%s %s %s: %s" % (v["provider"], v["method"], v["path"], v["spec_errors"]) for v in violations)
 
 
-@pytest.fixture
-def no_sleep():
-    """A sleep that records instead of waiting (for retry and wait loops)."""
-    calls = []
-    return calls
-
-
 def ansible_env(extra=None):
     env = dict(os.environ)
     env.update({

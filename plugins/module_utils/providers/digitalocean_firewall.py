@@ -90,7 +90,7 @@ class DigitalOceanFirewall(LockdownProvider):
         return [{"protocol": p, "ports": "all", "sources": {"addresses": ANYWHERE}} for p in ("tcp", "udp")] + [
             {"protocol": "icmp", "sources": {"addresses": ANYWHERE}}]
 
-    def write(self, state, wanted):
+    def apply(self, state, wanted):
         body = {"name": state["name"], "inbound_rules": wanted["inbound"], "outbound_rules": state["outbound"],
                 "droplet_ids": state["droplet_ids"], "tags": state["tags"]}
         self.http.request("PUT", self._path, json_body=body)

@@ -198,9 +198,6 @@ class HetznerFirewall(Provider):
     def settled(self, state, wanted):
         return state["status"] == wanted["status"]
 
-    def predict(self, state, wanted):
-        return dict(state, status=wanted["status"])
-
     # -- the Test button -------------------------------------------------------------------------------
     def test(self):
         findings = Findings()

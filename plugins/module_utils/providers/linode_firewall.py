@@ -104,7 +104,7 @@ class LinodeFirewall(LockdownProvider):
     def open_fields(self):
         return {"inbound_policy": "ACCEPT"}
 
-    def write(self, state, wanted):
+    def apply(self, state, wanted):
         inbound = wanted.get("inbound", state["inbound"])
         if len(inbound) + len(state["outbound"]) > MAX_RULES:
             raise ProviderError(self.name, "%d inbound + %d outbound rules exceed Linode's limit of %d" % (

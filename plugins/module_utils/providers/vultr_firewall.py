@@ -103,7 +103,7 @@ class VultrFirewall(LockdownProvider):
         return self.lockdown_rules([{"protocol": p, "ports": None, "sources": anywhere}
                                     for p in ("tcp", "udp", "icmp")])
 
-    def write(self, state, wanted):
+    def apply(self, state, wanted):
         present = {identity(r) for r in state["inbound"]}
         keep = {identity(r) for r in wanted["inbound"]}
         to_add = [r for r in wanted["inbound"] if identity(r) not in present]

@@ -22,7 +22,7 @@ from eda_helpers import ADAPTER, INTERNAL_TOKEN, rulebook, wait_for  # noqa: F40
 FASTNETMON = shutil.which("fastnetmon") or "/usr/sbin/fastnetmon"
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists(FASTNETMON) or not shutil.which("ip"),
-    reason="needs root, iproute2 and FastNetMon (scripts/ensure-fastnetmon.sh installs it; CI runs as root)")
+    reason="needs root, iproute2 and FastNetMon (scripts/ensure-debian.sh installs it; CI runs as root)")
 
 FLOOD = r"""
 import socket, sys, time
