@@ -27,6 +27,7 @@ import re
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape
 
 DEFAULT_ALLOW = [{"protocol": "tcp", "ports": "22", "sources": ["0.0.0.0/0", "::/0"]}]
 PORTS = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
@@ -77,6 +78,18 @@ def parse_allow(allow):
     return entries
 
 
+def _allow_entry_ok(entry):
+    parse_allow([entry])  # raises ValueError on a bad protocol/ports/source
+    return True
+
+
+# The shape of one ``allow`` element, checked element by element before any call (the
+# module glue and the inventory validation run it), so a bad source never reaches a request.
+ALLOW_ENTRY = Shape("{protocol: tcp|udp|icmp, ports: '22' or '8000-9000' (none for icmp), "
+                    "sources: [IP or CIDR, ...]}", _allow_entry_ok,
+                    "{protocol: tcp, ports: '22', sources: ['198.51.100.0/24']}")
+
+
 def port_text(span, separator="-"):
     """(22, 22) -> "22"; (8000, 9000) -> "8000-9000" (Vultr wants ":")."""
     lo, hi = span
@@ -88,6 +101,7 @@ class LockdownProvider(Provider):
     plus whatever the provider must keep (policies, status, name, attachments)."""
 
     wait_sleep = 2.0
+    shapes = {"allow": ALLOW_ENTRY}
     kept_fields = ()           # state fields the snapshot keeps besides inbound (e.g. policies)
     lockdown_fields = {}       # fields lockdown sets besides inbound (e.g. inbound_policy: DROP)
 

@@ -20,6 +20,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Prov
 from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
     LOCKDOWN_OPTIONS, LockdownProvider, port_text)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import UUID
 
 TARGETS = ("addresses", "droplet_ids", "load_balancer_uids", "kubernetes_ids", "tags")
 ANYWHERE = ["0.0.0.0/0", "::/0"]
@@ -36,6 +37,8 @@ class DigitalOceanFirewall(LockdownProvider):
     name = "digitalocean_firewall"
     title = "DigitalOcean Cloud Firewall"
     default_api_url = "https://api.digitalocean.com"
+    shapes = dict(LockdownProvider.shapes, firewall_id=UUID)
+    identity = ("firewall_id",)
     options = dict(
         api_token=dict(type="str", required=True, no_log=True,
                        fallback=(env_fallback, ["DIGITALOCEAN_ACCESS_TOKEN", "DIGITALOCEAN_TOKEN", "DO_API_TOKEN"])),

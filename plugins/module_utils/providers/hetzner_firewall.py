@@ -19,6 +19,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     Finding, Findings, Provider, wait_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, decode
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP, POSITIVE_INT
 
 API_URL = "https://robot-ws.your-server.de"
 RULE_FIELDS = ("name", "ip_version", "dst_ip", "src_ip", "dst_port", "src_port", "protocol", "tcp_flags", "action")
@@ -71,6 +72,8 @@ class HetznerFirewall(Provider):
     title = "Hetzner Robot firewall"
     default_api_url = API_URL
     wait_sleep = 5.0
+    shapes = {"server_ip": IP, "server_number": POSITIVE_INT}
+    identity = ("server_ip", "server_number")
     options = dict(
         robot_user=dict(type="str", required=True,
                         fallback=(env_fallback, ["HETZNER_ROBOT_USER", "HROBOT_API_USER"])),

@@ -24,6 +24,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Prov
 from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
     LOCKDOWN_OPTIONS, LockdownProvider, port_text)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import POSITIVE_INT
 
 MAX_RULES = 25
 RULE_FIELDS = ("label", "description", "action", "protocol", "ports", "addresses")
@@ -51,6 +52,8 @@ class LinodeFirewall(LockdownProvider):
     default_api_url = "https://api.linode.com/v4"
     kept_fields = ("inbound_policy", "status")
     lockdown_fields = {"inbound_policy": "DROP", "status": "enabled"}
+    shapes = dict(LockdownProvider.shapes, firewall_id=POSITIVE_INT)
+    identity = ("firewall_id",)
     options = dict(
         api_token=dict(type="str", required=True, no_log=True,
                        fallback=(env_fallback, ["LINODE_API_TOKEN", "LINODE_TOKEN"])),

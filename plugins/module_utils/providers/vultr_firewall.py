@@ -23,6 +23,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Prov
 from ansible_collections.ddos.scrubbing.plugins.module_utils._http import decode
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
     LOCKDOWN_OPTIONS, LockdownProvider, port_text)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import UUID
 
 IDENTITY = ("ip_type", "protocol", "subnet", "subnet_size", "port", "source")  # what Vultr calls a duplicate
 NOTE = "ddos-lockdown"
@@ -44,6 +45,8 @@ class VultrFirewall(LockdownProvider):
     title = "Vultr firewall group"
     default_api_url = "https://api.vultr.com/v2"
     page_size = 100
+    shapes = dict(LockdownProvider.shapes, firewall_group_id=UUID)
+    identity = ("firewall_group_id",)
     options = dict(
         api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["VULTR_API_KEY"])),
         firewall_group_id=dict(type="str", required=True),

@@ -362,3 +362,60 @@ def test_linode_rule_limit_is_checked_before_any_write(sandbox):
     with pytest.raises(ProviderError, match="exceed Linode's limit of 25"):
         converge(provider(sandbox, spec, allow=allow), "active")
     assert sandbox.requests(writes_only=True) == []
+
+
+# -- identifier shapes: refused before any request (issue 10, defect 4) ----------------------------------
+BAD_SHAPES = [
+    ("digitalocean_firewall", dict(api_token=do_sim.TOKEN_RW, firewall_id=[do_sim.FIREWALL, do_sim.FIREWALL_EMPTY]),
+     "firewall_id", "a UUID"),
+    ("digitalocean_firewall", dict(api_token=do_sim.TOKEN_RW, firewall_id=do_sim.FIREWALL,
+                                   allow=[{"protocol": "tcp", "ports": "22", "sources": ["10.0.0.0/33"]}]),
+     "allow", "sources"),
+    ("vultr_firewall", dict(api_key=vultr_sim.KEY, firewall_group_id=""), "firewall_group_id", "a UUID"),
+    ("vultr_firewall", dict(api_key=vultr_sim.KEY, firewall_group_id=[vultr_sim.GROUP]), "firewall_group_id",
+     "a UUID"),
+    ("linode_firewall", dict(api_token=linode_sim.TOKEN_RW, firewall_id=0), "firewall_id", "a positive integer"),
+    ("linode_firewall", dict(api_token=linode_sim.TOKEN_RW, firewall_id=linode_sim.FIREWALL,
+                             allow=[{"protocol": "tcp", "ports": "22", "sources": ["office"]}]), "allow", "sources"),
+    ("hetzner_firewall", dict(robot_user="#ws+sandbox", robot_password="sandbox-robot-password",
+                              server_ip="server-1.example"), "server_ip", "an IP address"),
+    ("hetzner_firewall", dict(robot_user="#ws+sandbox", robot_password="sandbox-robot-password",
+                              server_number=-321), "server_number", "a positive integer"),
+]
+SIM_OF = {"digitalocean_firewall": "digitalocean", "vultr_firewall": "vultr", "linode_firewall": "linode",
+          "hetzner_firewall": "hetzner"}
+
+
+@pytest.mark.parametrize("module, args, option, shape", BAD_SHAPES,
+                         ids=["%s-%s-%d" % (c[0], c[2], i) for i, c in enumerate(BAD_SHAPES)])
+def test_module_refuses_a_malformed_identifier_before_any_request(sandbox, module_runner, module, args, option,
+                                                                  shape):
+    result = module_runner(module, dict(args, api_url=sandbox.api_url(SIM_OF[module])))
+    assert result["_rc"] != 0 and "FAILED" in result["_stdout"], result
+    assert result["msg"].startswith(module + ":") and "option %s must be" % option in result["msg"], result["msg"]
+    assert shape in result["msg"], result["msg"]
+    assert sandbox.requests() == [], "a malformed identifier must never reach the API"
+    for secret in ("sandbox-do-token-rw", vultr_sim.KEY, linode_sim.TOKEN_RW, "sandbox-robot-password"):
+        assert secret not in result["_stdout"] + result["_stderr"]
+
+
+def test_inventory_refuses_malformed_identifiers_before_any_request(sandbox, tmp_path):
+    import json
+
+    from conftest import run_playbook
+
+    hosts = {}
+    for index, (module, args, _option, _shape) in enumerate(BAD_SHAPES):
+        hosts["bad-%d" % index] = {"scrubbing_provider": module,
+                                   "scrubbing_options": dict(args, api_url=sandbox.api_url(SIM_OF[module]))}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"scrubbing_integrations": {"hosts": hosts}}))
+    proc = run_playbook("incident", sandbox, tmp_path / "ledger.json", {"incident": {"id": "A", "status": "started"}},
+                        inventory=str(inventory))
+    assert proc.returncode != 0, proc.output
+    for index, (module, _args, option, shape) in enumerate(BAD_SHAPES):
+        expected = "integration bad-%d (%s): scrubbing_options: option %s must be " % (index, module, option)
+        assert expected in proc.output, (expected, proc.output[-3000:])
+        assert shape in proc.output.split(expected, 1)[1].split("integration bad-")[0]
+    assert sandbox.requests() == [], "a malformed identifier must never reach the API"
+    assert "sandbox-robot-password" not in proc.output and linode_sim.TOKEN_RW not in proc.output
