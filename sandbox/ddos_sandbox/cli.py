@@ -1,6 +1,7 @@
 """``ddos-sandbox``: run the provider simulators on loopback, or drive a running one.
 
     ddos-sandbox serve [--port 8765] [--latency 0.05] [--providers cloudflare,ovh] [--scenario FILE]
+                       [--ready-file FILE] [--pid-file FILE]
     ddos-sandbox log [--writes] [--url URL]        what the providers received
     ddos-sandbox state [--url URL]                 every provider's current state
     ddos-sandbox fault --provider cloudflare --status 429 --retry-after 1 [--count N]
@@ -57,6 +58,10 @@ def serve(args):
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(info, handle)
         os.replace(tmp, args.ready_file)
+    if args.pid_file:
+        # So whoever started it in the background stops exactly this process, by its pid.
+        with open(args.pid_file, "w", encoding="utf-8") as handle:
+            handle.write("%d\n" % os.getpid())
     print("ddos-sandbox listening on %s" % sandbox.url, flush=True)
     for name, url in info["providers"].items():
         print("  %-28s %s" % (name, url), flush=True)
@@ -80,6 +85,7 @@ def main(argv=None):
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every provider call")
     p.add_argument("--providers", help="comma-separated subset of simulators")
     p.add_argument("--ready-file", help="write the URLs here (JSON) once listening")
+    p.add_argument("--pid-file", help="write this process's pid here once listening")
     p.add_argument("--scenario", help="JSON file with each provider's starting state (default: the bundled one)")
     p = sub.add_parser("log", help="print the requests the providers received")
     p.add_argument("--writes", action="store_true", help="only POST/PUT/PATCH/DELETE")

@@ -283,7 +283,7 @@ class Sandbox:
         if sim.checker is not None:
             try:
                 entry["spec_errors"] = sim.checker.errors(method, "http://sandbox", path, query, headers, body,
-                                                           headers.get("Content-Type"))
+                                                          headers.get("Content-Type"))
             except Exception as exc:  # a checker crash must be visible, not silent
                 entry["spec_errors"] = ["spec checker failed: %r" % exc]
         if entry["spec_errors"]:

@@ -16,13 +16,19 @@ import time
 
 import pytest
 
+from conftest import require
 from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
-from eda_helpers import ADAPTER, INTERNAL_TOKEN, rulebook, wait_for  # noqa: F401
+from eda_helpers import ADAPTER, INTERNAL_TOKEN, rulebook, wait_for  # noqa: F401 pylint: disable=unused-import
 
 FASTNETMON = shutil.which("fastnetmon") or "/usr/sbin/fastnetmon"
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(FASTNETMON) or not shutil.which("ip"),
-    reason="needs root, iproute2 and FastNetMon (scripts/ensure-debian.sh installs it; CI runs as root)")
+
+
+@pytest.fixture(autouse=True)
+def _prerequisites():
+    # In CI (CI=true, root) a missing prerequisite fails the test instead of skipping it.
+    require({"root": os.geteuid() == 0, FASTNETMON: os.path.exists(FASTNETMON), "iproute2 (ip)": shutil.which("ip")},
+            "scripts/ensure-debian.sh installs FastNetMon and iproute2; CI runs as root")
+
 
 FLOOD = r"""
 import socket, sys, time

@@ -100,7 +100,13 @@ def test_status_table_and_json(sandbox, tmp_path):
     assert "INTEGRATION" in table.stdout and "cf-magic-transit" in table.stdout
     as_json = run_playbook("status", sandbox, ledger, {"scrubbing_status_format": "json"})
     assert as_json.returncode == 0 and '"provider_active": true' in as_json.stdout
-    assert writes(sandbox) and all(e["method"] != "GET" for e in writes(sandbox))
+    # status reads the providers (to show what each says) and never writes to them.
+    mark = last_seq(sandbox)
+    again = run_playbook("status", sandbox, ledger)
+    assert again.returncode == 0, again.output
+    after = [e for e in sandbox.requests() if e["seq"] > mark]
+    assert after, "status must ask the providers what they say"
+    assert [e for e in after if e["write"]] == [], "status must not write to any provider"
 
 
 def test_bad_inventory_fails_before_any_call(sandbox, tmp_path):

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import urllib3.util.retry
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import CappedRetry, HttpClient, MAX_RETRY_AFTER
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, MAX_RETRY_AFTER
 
 
 def client(sandbox, **kw):
@@ -16,14 +19,31 @@ def client(sandbox, **kw):
                       headers={"Authorization": "Bearer sandbox-cf-token-rw"}, **kw)
 
 
-def test_retry_after_is_capped():
-    class Answer:  # what urllib3's Retry reads of a response
-        def __init__(self, retry_after):
-            self.headers = {"Retry-After": retry_after}
+class RecordingClock:
+    """Stands in for the ``time`` module urllib3's Retry sleeps with: records each sleep."""
 
-    retry = CappedRetry(total=1, respect_retry_after_header=True)
-    assert retry.get_retry_after(Answer("300")) == MAX_RETRY_AFTER <= 30, "a 5-minute lockout is not waited out"
-    assert retry.get_retry_after(Answer("2")) == 2
+    def __init__(self):
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+
+    @staticmethod
+    def time():
+        return time.time()
+
+
+@pytest.mark.parametrize("retry_after, slept", [("300", MAX_RETRY_AFTER), ("2", 2.0)])
+def test_retry_after_sleep_is_capped(sandbox, monkeypatch, retry_after, slept):
+    """The wait that really happens between a 429 and its retry: a 5-minute Retry-After is
+    cut to MAX_RETRY_AFTER, a short one is honoured as given."""
+    clock = RecordingClock()
+    monkeypatch.setattr(urllib3.util.retry, "time", clock)
+    sandbox.add_fault(provider="cloudflare", status=429, headers={"Retry-After": retry_after}, count=1)
+    assert client(sandbox, retries=1).get("/zones")["success"]
+    assert [e["status"] for e in sandbox.requests()] == [429, 200]
+    assert clock.sleeps == [slept]
+    assert MAX_RETRY_AFTER <= 30, "a 5-minute lockout must not park a run during an attack"
 
 
 def test_401_is_never_retried(sandbox):
@@ -43,8 +63,8 @@ def test_5xx_retries_are_bounded(sandbox):
 
 
 def test_provider_rate_limit_answer_is_retried_then_bounded(sandbox):
-    sandbox.add_fault(provider="cloudflare", status=403, body={"error": {"code": "RATE_LIMIT_EXCEEDED",
-                                                                        "interval": 1}}, count=1)
+    rate_limited = {"error": {"code": "RATE_LIMIT_EXCEEDED", "interval": 1}}
+    sandbox.add_fault(provider="cloudflare", status=403, body=rate_limited, count=1)
     waits = []
 
     def hetzner_style(response):
