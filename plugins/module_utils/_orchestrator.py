@@ -326,7 +326,9 @@ class Orchestrator:
                 provider = self.integrations[name].new_provider()
                 try:
                     state = provider.read()
-                    return name, {"active": provider.is_active(state), "error": None}
+                    # A provider may say more than active/inactive (an always-on prefix).
+                    says = provider.describe(state) if hasattr(provider, "describe") else None
+                    return name, {"active": provider.is_active(state), "says": says, "error": None}
                 except ProviderError as exc:
                     return name, {"active": None, "error": self._scrub(str(exc))}
                 finally:
@@ -342,6 +344,7 @@ class Orchestrator:
                 "workspace": integ.workspace if integ else rec.get("workspace"),
                 "active": bool(rec["active"]),
                 "provider_active": live_state.get(name, {}).get("active"),
+                "provider_says": live_state.get(name, {}).get("says"),
                 "since": rec["since"],
                 "incidents": rec["incidents"],
                 "pinned": rec["pinned"],
@@ -546,6 +549,8 @@ def format_table(rows):
     lines = []
     for r in rows:
         said = {True: "active", False: "inactive", None: "-"}[r["provider_active"]]
+        if r.get("provider_says"):
+            said += " (%s)" % r["provider_says"]
         lines.append((r["integration"], r["provider"] or "-", r["workspace"] or "-",
                       "yes" if r["active"] else "no", said, _ts(r["since"]),
                       ",".join(r["incidents"]) or "-", "yes" if r["pinned"] else "no",

@@ -21,6 +21,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import ARN
 
 REGION = "us-east-1"
 ACTIONS = {"block": {"Block": {}}, "count": {"Count": {}}}
@@ -63,6 +64,8 @@ class AwsShield(Provider):
         endpoint_url=dict(type="str", aliases=["aws_endpoint_url"], fallback=(env_fallback, ["AWS_URL", "EC2_URL"])),
     )
     mutually_exclusive = [("profile", "aws_access_key_id")]
+    shapes = dict(resource_arns=ARN)
+    identity = ("resource_arns",)
 
     def __init__(self, params, **kw):
         super().__init__(params, **kw)

@@ -18,6 +18,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HEX32
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers._cloudflare import (
     TOKEN_OPTION, CloudflareProvider)
 
@@ -36,6 +37,8 @@ class CloudflareMagicTransit(CloudflareProvider):
         bgp_prefix_id=dict(type="str"),
         advertisement_api=dict(type="str", default="bgp_prefixes", choices=["bgp_prefixes", "bgp_status"]),
     )
+    shapes = dict(account_id=HEX32, prefix_id=HEX32, bgp_prefix_id=HEX32)
+    identity = ("account_id", "prefix_id")
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -75,22 +78,37 @@ class CloudflareMagicTransit(CloudflareProvider):
     # -- the contract -------------------------------------------------------------------------------
     def read(self):
         if self.params["advertisement_api"] == "bgp_status":
-            p = self._get(self._prefix_path)
-            return dict(prefix_id=p["id"], cidr=p.get("cidr"), bgp_prefix_id=None,
-                        advertised=bool(p.get("advertised")), advertised_modified_at=p.get("advertised_modified_at"),
-                        on_demand_enabled=bool(p.get("on_demand_enabled")),
-                        on_demand_locked=bool(p.get("on_demand_locked")), bgp_signal=False)
+            p = _object(self._get(self._prefix_path))
+            return self._state(p, p, bgp_prefix_id=None, approved=p.get("approved"), auto_withdraw=None)
         if self.params.get("bgp_prefix_id"):
-            bgp = self._get("%s/bgp/prefixes/%s" % (self._prefix_path, self.params["bgp_prefix_id"]))
+            bgp = _object(self._get("%s/bgp/prefixes/%s" % (self._prefix_path, self.params["bgp_prefix_id"])))
         else:
-            bgp = self._discover(self._get("%s/bgp/prefixes" % self._prefix_path) or [])
-        on_demand = bgp.get("on_demand") or {}
-        return dict(prefix_id=self.params["prefix_id"], cidr=bgp.get("cidr"), bgp_prefix_id=bgp["id"],
-                    advertised=bool(on_demand.get("advertised")),
+            listed = self._get("%s/bgp/prefixes" % self._prefix_path)
+            bgp = _object(self._discover(listed if isinstance(listed, list) else []))
+        # ``withdraw_if_no_route`` is the same field in one SDK generation (REFERENCE §1).
+        auto_withdraw = bgp.get("auto_advertise_withdraw", bgp.get("withdraw_if_no_route"))
+        return self._state(bgp, _object(bgp.get("on_demand")), bgp_prefix_id=bgp.get("id") or
+                           self.params.get("bgp_prefix_id"), approved=None, auto_withdraw=auto_withdraw,
+                           bgp_signal=bool(_object(bgp.get("bgp_signal_opts")).get("enabled")))
+
+    def _state(self, obj, on_demand, bgp_prefix_id, approved, auto_withdraw, bgp_signal=False):
+        """One state shape for both APIs. Every field of the answer is optional in the spec;
+        ``advertised`` is null unless on-demand is enabled (REFERENCE §1)."""
+        advertised = on_demand.get("advertised")
+        enabled = on_demand.get("on_demand_enabled")
+        if enabled is None:
+            if advertised is None:  # nothing says whether Cloudflare or we control it: never guess
+                raise ProviderError(self.name, "Cloudflare's answer for prefix %s says neither on_demand_enabled "
+                                    "nor advertised" % self.params["prefix_id"],
+                                    hint="Run the Test (ddos.scrubbing.test) and check the prefix in the dashboard "
+                                         "(IP Addresses > IP Prefixes)")
+            enabled = True  # advertised is only non-null for on-demand prefixes
+        return dict(prefix_id=self.params["prefix_id"], cidr=obj.get("cidr"), bgp_prefix_id=bgp_prefix_id,
+                    advertised=None if advertised is None else bool(advertised),
                     advertised_modified_at=on_demand.get("advertised_modified_at"),
-                    on_demand_enabled=bool(on_demand.get("on_demand_enabled")),
-                    on_demand_locked=bool(on_demand.get("on_demand_locked")),
-                    bgp_signal=bool((bgp.get("bgp_signal_opts") or {}).get("enabled")))
+                    on_demand_enabled=bool(enabled), always_on=not enabled,
+                    on_demand_locked=bool(on_demand.get("on_demand_locked")), bgp_signal=bgp_signal,
+                    approved=approved, auto_advertise_withdraw=None if auto_withdraw is None else bool(auto_withdraw))
 
     def _discover(self, bgp_prefixes):
         if len(bgp_prefixes) == 1:
@@ -104,31 +122,57 @@ class CloudflareMagicTransit(CloudflareProvider):
             self.params["prefix_id"], len(bgp_prefixes)), hint="Set bgp_prefix_id to one of: %s" % listing)
 
     def is_active(self, state):
-        return bool(state and state.get("advertised"))
+        """Protected now: advertised on demand, or always-on (Cloudflare advertises it all the time,
+        unless the prefix is still pending approval)."""
+        if not state:
+            return False
+        if state.get("always_on"):
+            return state.get("approved") != "P"
+        return bool(state.get("advertised"))
+
+    def describe(self, state):
+        """What the provider says, for the status table and the Test."""
+        if state.get("always_on"):
+            text = "always-on" if state.get("approved") != "P" else "always-on, pending approval"
+        else:
+            text = "advertised" if state.get("advertised") else "withdrawn"
+        if state.get("auto_advertise_withdraw"):
+            text += ", auto advertise/withdraw by route"
+        return text
 
     def snapshot(self, state):
         return dict(advertised=state["advertised"], cidr=state["cidr"], prefix_id=state["prefix_id"],
-                    bgp_prefix_id=state["bgp_prefix_id"])
+                    bgp_prefix_id=state["bgp_prefix_id"], always_on=state["always_on"])
 
     def activation(self, state, snapshot):
-        return self._wanted(state, True)
+        wanted = self._wanted(state, True)
+        if state.get("auto_advertise_withdraw") and not state["always_on"]:
+            self.warn("auto_advertise_withdraw is on for prefix %s (%s): Cloudflare advertises it only while the "
+                      "Magic routing table has a matching route, and withdraws it when none is left, whatever "
+                      "this run asked. Check the Magic Transit routes (tunnels) if it stays withdrawn"
+                      % (state["prefix_id"], state["cidr"]))
+        return wanted
 
     def restoration(self, state, snapshot):
-        # An always-on prefix (advertised before the incident) stays advertised.
+        # A prefix advertised before the incident stays advertised.
         return self._wanted(state, bool(snapshot.get("advertised")))
 
     def release(self, state):
         return self._wanted(state, False)
 
     def _wanted(self, state, advertised):
-        wanted = dict(advertised=advertised)
-        if state["advertised"] == advertised:
-            return wanted
         what = "advertise" if advertised else "withdraw"
-        if not state["on_demand_enabled"]:
-            raise ProviderError(self.name, "cannot %s prefix %s (%s): on-demand advertisement is not enabled "
-                                "for it" % (what, state["prefix_id"], state["cidr"]),
-                                hint="Ask Cloudflare to enable on-demand (dynamic) advertisement for this prefix")
+        if state["always_on"]:
+            # Cloudflare advertises it statically: there is nothing to switch, and no call would be accepted.
+            self.warn("prefix %s (%s) is always-on (on-demand advertisement is not enabled): Cloudflare advertises "
+                      "it all the time, so there is nothing to %s; no call was made%s" % (
+                          state["prefix_id"], state["cidr"], what,
+                          "" if state.get("approved") != "P" else
+                          ". It is still pending approval by Cloudflare and not advertised yet"))
+            return {}
+        wanted = dict(advertised=advertised)
+        if bool(state["advertised"]) == advertised:
+            return wanted
         if state["on_demand_locked"]:
             raise ProviderError(self.name, "cannot %s prefix %s (%s): its advertisement is locked "
                                 "(on_demand_locked)" % (what, state["prefix_id"], state["cidr"]),
@@ -140,8 +184,14 @@ class CloudflareMagicTransit(CloudflareProvider):
                                 hint="Advertise it from your routers, or disable BGP-signal control")
         return wanted
 
+    def matches(self, state, wanted):
+        return all(bool(state.get(k)) == v for k, v in wanted.items())
+
     def apply(self, state, wanted):
         advertised = wanted["advertised"]
+        if self.params["advertisement_api"] != "bgp_status" and not state["bgp_prefix_id"]:
+            raise ProviderError(self.name, "Cloudflare's answer for prefix %s has no BGP prefix id to change"
+                                % state["prefix_id"], hint="Set bgp_prefix_id (the Test lists the prefix's BGP prefixes)")
         if self.params["advertisement_api"] == "bgp_status":
             self.call("PATCH", "%s/bgp/status" % self._prefix_path, {"advertised": advertised})
         else:
@@ -168,14 +218,33 @@ class CloudflareMagicTransit(CloudflareProvider):
         findings.append(Finding("prefix", True, "prefix %s (%s) found%s" % (
             state["prefix_id"], state["cidr"],
             ", BGP prefix %s" % state["bgp_prefix_id"] if state["bgp_prefix_id"] else "")))
-        findings.append(Finding("on_demand", state["on_demand_enabled"], "on-demand advertisement is %s" % (
-            "enabled" if state["on_demand_enabled"] else "NOT enabled: the prefix cannot be toggled")))
-        findings.append(Finding("locked", not state["on_demand_locked"], "advertisement is %s" % (
-            "locked (on_demand_locked): changes will be refused" if state["on_demand_locked"] else "not locked"),
-            level="warning" if state["on_demand_locked"] else "ok"))
-        findings.append(Finding("advertised", True, "the prefix is %s" % (
-            "advertised now (an always-on prefix stays advertised after incidents)" if state["advertised"]
-            else "not advertised now")))
+        if state["always_on"]:
+            pending = state.get("approved") == "P"
+            findings.append(Finding("always_on", not pending, "the prefix is always-on (on-demand advertisement is not "
+                                    "enabled): Cloudflare advertises it all the time; activation and withdrawal "
+                                    "leave it as it is%s" % (
+                                        ": it is still PENDING approval by Cloudflare and not advertised yet"
+                                        if pending else ""), level="warning" if pending else "ok"))
+        else:
+            findings.append(Finding("on_demand", True, "on-demand advertisement is enabled"))
+            findings.append(Finding("locked", not state["on_demand_locked"], "advertisement is %s" % (
+                "locked (on_demand_locked): changes will be refused" if state["on_demand_locked"] else "not locked"),
+                level="warning" if state["on_demand_locked"] else "ok"))
+            findings.append(Finding("advertised", True, "the prefix is %s" % (
+                "advertised now (withdrawal leaves a prefix advertised before the incident advertised)"
+                if state["advertised"] else "not advertised now")))
+        if state["auto_advertise_withdraw"] is not None:
+            findings.append(Finding("auto_advertise_withdraw", True, "auto_advertise_withdraw is %s" % (
+                "ON: Cloudflare advertises the prefix only while the Magic routing table has a matching route, "
+                "and withdraws it when none is left, whatever activation asked" if state["auto_advertise_withdraw"]
+                else "off: advertisement follows only the API calls"),
+                level="warning" if state["auto_advertise_withdraw"] else "ok"))
         findings.append(Finding("write", True, "write permission cannot be checked without a write; the token "
                                 "needs %s, and Activate names it if it is missing" % PERMISSIONS, level="ok"))
         return findings
+
+
+def _object(value):
+    """The spec makes every result member optional and ``result`` may even be a string: read
+    what is there as a dict."""
+    return value if isinstance(value, dict) else {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HEX32, HOSTNAME
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers._cloudflare import (
     TOKEN_OPTION, CloudflareProvider)
 
@@ -34,6 +35,8 @@ class CloudflareUnderAttack(CloudflareProvider):
         restore_level=dict(type="str", choices=LEVELS[:-1]),
     )
     required_one_of = [("zone_id", "zone_name")]
+    shapes = dict(zone_id=HEX32, zone_name=HOSTNAME)
+    identity = ("zone_id", "zone_name")
     mutually_exclusive = [("zone_id", "zone_name")]
 
     def __init__(self, params, **kw):

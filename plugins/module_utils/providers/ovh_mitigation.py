@@ -27,6 +27,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     Finding, Findings, Provider, wait_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
 from ansible_collections.ddos.scrubbing.plugins.module_utils._http import shared_adapter
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP, NETWORK
 
 ENDPOINTS = ["ovh-eu", "ovh-ca", "ovh-us", "kimsufi-eu", "kimsufi-ca", "soyoustart-eu", "soyoustart-ca"]
 PENDING = ("enableFirewallPending", "disableFirewallPending")
@@ -57,6 +58,8 @@ class OvhMitigation(Provider):
         ip_block=dict(type="str"),
         mode=dict(type="str", default="edge_firewall", choices=list(MODES)),
     )
+    shapes = dict(ip=IP, ip_block=NETWORK)
+    identity = ("ip",)
 
     def __init__(self, params, **kw):
         super().__init__(params, **kw)

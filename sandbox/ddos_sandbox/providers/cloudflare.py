@@ -30,8 +30,14 @@ SECURITY_LEVELS = ("off", "essentially_off", "low", "medium", "high", "under_att
 ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 PREFIX = "1f2e3d4c5b6a79880716253443526170"
 BGP_PREFIX = "7c6b5a49382716051f2e3d4c5b6a7988"
+# An on-demand prefix that is already advertised before any incident (the name is older than
+# STATIC_PREFIX and kept because tests import it).
 ALWAYS_ON_PREFIX = "2a3b4c5d6e7f80910a1b2c3d4e5f6071"
 ALWAYS_ON_BGP = "8d7c6b5a4938271605f4e3d2c1b0a998"
+# A really always-on prefix: on-demand is not enabled, Cloudflare advertises it statically, and
+# ``advertised``/``advertised_modified_at`` are null (REFERENCE §1, spec addressing_advertised).
+STATIC_PREFIX = "3c4d5e6f708192a3b4c5d6e7f8091a2b"
+STATIC_BGP = "9e8d7c6b5a49382716f5e4d3c2b1a0f9"
 ZONE = "5e6f708192a3b4c5d6e7f8091a2b3c4d"
 
 DEFAULT_SCENARIO = {
@@ -45,9 +51,13 @@ DEFAULT_SCENARIO = {
                 {"id": PREFIX, "cidr": "203.0.113.0/24", "asn": 64500, "description": "on-demand prefix",
                  "on_demand_enabled": True, "on_demand_locked": False, "advertised": False,
                  "bgp_prefixes": [{"id": BGP_PREFIX, "cidr": "203.0.113.0/24"}]},
-                {"id": ALWAYS_ON_PREFIX, "cidr": "198.51.100.0/24", "asn": 64500, "description": "always-on prefix",
+                {"id": ALWAYS_ON_PREFIX, "cidr": "198.51.100.0/24", "asn": 64500,
+                 "description": "on-demand prefix advertised before any incident",
                  "on_demand_enabled": True, "on_demand_locked": False, "advertised": True,
                  "bgp_prefixes": [{"id": ALWAYS_ON_BGP, "cidr": "198.51.100.0/24"}]},
+                {"id": STATIC_PREFIX, "cidr": "192.0.2.0/24", "asn": 64500, "description": "always-on prefix",
+                 "on_demand_enabled": False, "on_demand_locked": False,
+                 "bgp_prefixes": [{"id": STATIC_BGP, "cidr": "192.0.2.0/24"}]},
             ],
         },
     },
@@ -91,7 +101,9 @@ class CloudflareSimulator(Simulator):
                     "advertised_modified_at": stamp if p.get("on_demand_enabled", True) else None,
                     "created_at": stamp, "modified_at": stamp,
                     "bgp_signal": p.get("bgp_signal", False),
-                    "bgp_prefixes": [dict(id=b["id"], cidr=b["cidr"]) for b in p.get("bgp_prefixes", [])],
+                    "bgp_prefixes": [dict(id=b["id"], cidr=b["cidr"],
+                                          auto_advertise_withdraw=b.get("auto_advertise_withdraw", False))
+                                     for b in p.get("bgp_prefixes", [])],
                     "pending": None,  # (advertised, visible_at) while apply_delay runs
                 }
                 prefixes[p["id"]] = prefix
@@ -195,7 +207,9 @@ class CloudflareSimulator(Simulator):
         return view
 
     def _bgp_view(self, p, bgp):
+        # auto_advertise_withdraw: REFERENCE §1 (newer than the 2024 spec; shown in the API reference).
         return {"id": bgp["id"], "asn": p["asn"], "cidr": bgp["cidr"], "asn_prepend_count": 0,
+                "auto_advertise_withdraw": bgp["auto_advertise_withdraw"],
                 "on_demand": {"advertised": self._visible(p), "advertised_modified_at": p["advertised_modified_at"],
                               "on_demand_enabled": p["on_demand_enabled"], "on_demand_locked": p["on_demand_locked"]},
                 "bgp_signal_opts": {"enabled": p["bgp_signal"], "modified_at": None},
@@ -250,6 +264,8 @@ class CloudflareSimulator(Simulator):
         bgp = self._bgp(request, p)
         self._need(request, MT_WRITE, "change prefix advertisement (needs Magic Transit Write or IP Prefixes: Write)")
         on_demand = (request.json or {}).get("on_demand") or {}
+        if "auto_advertise_withdraw" in (request.json or {}):
+            bgp["auto_advertise_withdraw"] = bool(request.json["auto_advertise_withdraw"])
         if "advertised" in on_demand:
             self._set_advertised(p, bool(on_demand["advertised"]))
         view = self._bgp_view(p, bgp)

@@ -3,11 +3,13 @@ the legacy call, waiting, and the Test button."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from conftest import converge, make_provider
+from conftest import converge, make_provider, run_playbook
 from ddos_sandbox.providers.cloudflare import (ACCOUNT, ALWAYS_ON_BGP, ALWAYS_ON_PREFIX, BGP_PREFIX, PREFIX,
-                                               ZONE)
+                                               STATIC_BGP, STATIC_PREFIX, ZONE)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
@@ -153,7 +155,7 @@ def test_test_button_lists_prefixes(sandbox):
     report = build_test_report(mt(sandbox, api_token="sandbox-cf-token-ro"))
     assert report["ok"], report
     details = " ".join(f["detail"] for f in report["findings"])
-    assert "2 prefix(es)" in details and PREFIX in details and "203.0.113.0/24" in details
+    assert "3 prefix(es)" in details and PREFIX in details and "203.0.113.0/24" in details
     assert "on-demand advertisement is enabled" in details
     assert report["active"] is False
     assert sandbox.requests(writes_only=True) == []
@@ -176,3 +178,112 @@ def test_module_end_to_end_with_diff_and_check(sandbox, module_runner):
     assert len(sandbox.requests(writes_only=True)) == 1
     failed = module_runner("cloudflare_magic_transit", dict(args, api_token="sandbox-cf-token-XXXX"))
     assert failed["_rc"] != 0 and "sandbox-cf-token-XXXX" not in failed["_stdout"] + failed["_stderr"]
+
+
+# -- always-on prefixes (issue 10 defect 1), auto_advertise_withdraw (defect 7) -------------------------
+def test_sandbox_answers_null_advertisement_for_an_always_on_prefix(sandbox):
+    """REFERENCE §1: advertised and advertised_modified_at are only non-null with on-demand."""
+    http = mt(sandbox, prefix_id=STATIC_PREFIX).http
+    prefix = http.request("GET", "/accounts/%s/addressing/prefixes/%s" % (ACCOUNT, STATIC_PREFIX))["result"]
+    assert prefix["on_demand_enabled"] is False
+    assert prefix["advertised"] is None and prefix["advertised_modified_at"] is None
+    bgp = http.request("GET", "/accounts/%s/addressing/prefixes/%s/bgp/prefixes/%s"
+                       % (ACCOUNT, STATIC_PREFIX, STATIC_BGP))["result"]
+    assert bgp["on_demand"]["advertised"] is None and bgp["on_demand"]["advertised_modified_at"] is None
+
+
+@pytest.mark.parametrize("api", ["bgp_prefixes", "bgp_status"])
+def test_always_on_prefix_is_active_and_never_written(sandbox, api):
+    provider = mt(sandbox, prefix_id=STATIC_PREFIX, advertisement_api=api)
+    on = converge(provider, "active")
+    assert not on["changed"] and on["active"], on
+    assert on["before"]["always_on"] and on["snapshot"]["always_on"]
+    assert any("always-on" in w and "nothing to advertise" in w for w in provider.warnings), provider.warnings
+    withdrawer = mt(sandbox, prefix_id=STATIC_PREFIX, advertisement_api=api)
+    off = converge(withdrawer, "inactive", snapshot=on["snapshot"])
+    assert not off["changed"] and off["active"], "withdrawal never touches an always-on prefix"
+    assert any("nothing to withdraw" in w for w in withdrawer.warnings)
+    released = converge(mt(sandbox, prefix_id=STATIC_PREFIX, advertisement_api=api), "inactive")
+    assert not released["changed"]
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_test_button_and_state_say_always_on(sandbox):
+    provider = mt(sandbox, prefix_id=STATIC_PREFIX)
+    report = build_test_report(provider)
+    assert report["ok"], report
+    assert report["active"] is True and report["state"]["always_on"] is True
+    details = " ".join(f["detail"] for f in report["findings"])
+    assert "always-on" in details and "NOT enabled" not in details
+    assert provider.describe(report["state"]) == "always-on"
+    assert provider.describe(mt(sandbox).read()) == "withdrawn"
+
+
+def test_pending_always_on_prefix_is_not_reported_protected(sandbox):
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][STATIC_PREFIX]["approved"] = "P"
+    report = build_test_report(mt(sandbox, prefix_id=STATIC_PREFIX, advertisement_api="bgp_status"))
+    assert report["ok"] and report["active"] is False
+    assert "PENDING approval" in report["msg"]
+
+
+def test_auto_advertise_withdraw_is_read_shown_and_explained(sandbox):
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][PREFIX]["bgp_prefixes"][0]["auto_advertise_withdraw"] = True
+    provider = mt(sandbox)
+    report = build_test_report(provider)
+    assert report["state"]["auto_advertise_withdraw"] is True
+    assert "auto_advertise_withdraw is ON" in report["msg"]
+    assert "auto advertise/withdraw" in provider.describe(report["state"])
+    activator = mt(sandbox)
+    result = converge(activator, "active")
+    assert result["changed"] and result["before"]["auto_advertise_withdraw"] is True
+    assert any("Magic routing table has a matching route" in w for w in activator.warnings), activator.warnings
+    off = mt(sandbox)
+    assert off.read()["auto_advertise_withdraw"] is True
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][PREFIX]["bgp_prefixes"][0]["auto_advertise_withdraw"] = False
+    quiet = mt(sandbox)
+    converge(quiet, "active")
+    assert not any("auto_advertise_withdraw" in w for w in quiet.warnings)
+
+
+def test_incident_and_status_with_an_always_on_prefix(sandbox, tmp_path):
+    """The whole incident runs through: the on-demand prefix is advertised and withdrawn, the
+    always-on one is reported active with its note, never written, and the status row says so."""
+    inventory = tmp_path / "inventory.yml"
+    options = dict(api_url=sandbox.api_url("cloudflare"), api_token="sandbox-cf-token-rw", account_id=ACCOUNT,
+                   wait_sleep=0.05)
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}},
+                                     "scrubbing_integrations": {"hosts": {
+                                         "cf-on-demand": {"scrubbing_provider": "cloudflare_magic_transit",
+                                                          "scrubbing_options": dict(options, prefix_id=PREFIX)},
+                                         "cf-static": {"scrubbing_provider": "cloudflare_magic_transit",
+                                                       "scrubbing_options": dict(options, prefix_id=STATIC_PREFIX)},
+                                     }, "vars": {"ansible_connection": "local"}}}))
+    ledger = tmp_path / "ledger.json"
+    started = run_playbook("incident", sandbox, ledger, {"incident": {"id": "AO-1", "status": "started"}},
+                           inventory=str(inventory))
+    assert started.returncode == 0, started.output
+    assert advertised(sandbox) is True
+    assert "is always-on" in started.output
+    status = run_playbook("status", sandbox, ledger, inventory=str(inventory))
+    assert status.returncode == 0, status.output
+    row = [line for line in status.stdout.splitlines() if "cf-static" in line and "cloudflare_magic_transit" in line]
+    assert row and "always-on" in row[0], status.stdout
+    resolved = run_playbook("incident", sandbox, ledger, {"incident": {"id": "AO-1", "status": "resolved"}},
+                            inventory=str(inventory))
+    assert resolved.returncode == 0, resolved.output
+    assert advertised(sandbox) is False and advertised(sandbox, STATIC_PREFIX) is None
+    touched = [w["path"] for w in sandbox.requests(writes_only=True)]
+    assert len(touched) == 2 and not any(STATIC_PREFIX in p for p in touched), touched
+
+
+# -- identifiers checked before any call (issue 10 defect 4) -------------------------------------------
+@pytest.mark.parametrize("bad", [["1f2e3d4c5b6a79880716253443526170", "2a3b4c5d6e7f80910a1b2c3d4e5f6071"], "",
+                                 "203.0.113.0/24"])
+def test_bad_prefix_id_is_refused_by_the_module_before_any_call(sandbox, module_runner, bad):
+    args = dict(api_url=sandbox.api_url("cloudflare"), api_token="sandbox-cf-token-rw", account_id=ACCOUNT,
+                prefix_id=bad)
+    result = module_runner("cloudflare_magic_transit", args)
+    assert result["_rc"] != 0
+    assert "cloudflare_magic_transit" in result["msg"] and "prefix_id" in result["msg"], result["msg"]
+    assert "32-character hexadecimal" in result["msg"]
+    assert sandbox.requests() == []
