@@ -4,14 +4,46 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.basic import env_fallback
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import ARGUMENT_SPEC, run_operation
+from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 
 # Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
 INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
                     "scrubbing_targets")
 GROUP = "scrubbing_integrations"
+
+
+def as_data(value, where="incident"):
+    """A plain copy of ``value`` that Ansible will never template.
+
+    Extra vars (``-e``, an AWX launch, ansible-rulebook's ``extra_vars``) reach ansible-core 2.19
+    tagged as trusted templates, so ``{{ ... }}`` inside an event field would be rendered, lookups
+    included, the moment anything templates it. ``str()`` of a tagged string is a plain ``str``,
+    which Ansible treats as data; rebuilding the containers drops the tags on them too.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):  # an unquoted YAML timestamp in -e @file
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {as_data(k, where): as_data(v, "%s.%s" % (where, k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_data(v, where) for v in value]
+    raise AnsibleActionFail("%s: %s is not JSON data (a string, number, list or dict)" % (where, type(value).__name__))
 
 
 class ActionModule(ActionBase):
@@ -31,12 +63,19 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_args = dict(self._task.args)
         task_args["integration_configs"] = self._integration_configs(task_vars)
+        self._incident = self._incident_var(task_vars)
+        if self._incident is not None:
+            task_args["incident"] = self._incident
         validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
         params = dict(params)
         if self._connection.transport == "local":
             report = run_operation(params, check_mode=bool(self._task.check_mode))
         else:
+            refusal = self._pipeline_or_refuse()
+            if refusal:
+                result.update(failed=True, changed=False, msg=refusal)
+                return result
             report = self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
                                           task_vars=task_vars)
         for warning in report.pop("warnings_list", []):
@@ -48,16 +87,78 @@ class ActionModule(ActionBase):
         # The integration configs are gathered here from host vars, not given in the task.
         original = self._task.args
         self._task.args = dict(original, integration_configs=self._configs)
+        if self._incident is not None:
+            self._task.args["incident"] = self._incident
         try:
             return super().validate_argument_spec(argument_spec=argument_spec, **kwargs)
         finally:
             self._task.args = original
+
+    def _incident_var(self, task_vars):
+        # The role never templates ``incident`` (nor declares it in its argument spec, whose
+        # validation would template it): the event is read here, raw, from the play variable and
+        # kept as data. An ``incident`` task argument (the module used directly) was templated by
+        # the task that wrote it; it wins, as data from then on.
+        if "incident" in self._task.args:
+            return as_data(self._task.args["incident"])
+        if self._task.args.get("operation") != "incident" or task_vars.get("incident") is None:
+            return None
+        return as_data(task_vars["incident"])
 
     def _integration_configs(self, task_vars):
         hostvars = task_vars["hostvars"]
         configs = {}
         for name in task_vars.get("groups", {}).get(GROUP, []):
             host = hostvars[name]
-            configs[name] = {var: host[var] for var in INTEGRATION_VARS if var in host}
+            configs[name] = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
         self._configs = configs
         return configs
+
+    def _pipeline_or_refuse(self):
+        """Send the module to the state host on ssh's stdin, never as a file.
+
+        Its arguments carry the credentials resolved here, so the file Ansible writes without
+        pipelining (~/.ansible/tmp/.../AnsiballZ_orchestrate.py) would hold them on the state
+        host's disk for the whole run. Returns an error message when pipelining is impossible.
+        """
+        connection = self._connection
+        if not connection.is_pipelining_enabled():
+            try:
+                connection.set_option("pipelining", True)
+            except KeyError:
+                pass
+        if connection.is_pipelining_enabled():
+            return None
+        return ("ddos.scrubbing.orchestrate: the connection to scrubbing_state_host (%s) cannot pipeline, so the "
+                "module and the credentials in its arguments would be written to a file on that host. Unset "
+                "ANSIBLE_KEEP_REMOTE_FILES, use a become method that pipelines (sudo without requiretty), or a "
+                "connection plugin that supports pipelining (ssh)" % connection.transport)
+
+
+def with_controller_credentials(config):
+    """Fill the options an integration leaves unset from the controller's environment.
+
+    A provider option's env fallback (CLOUDFLARE_API_TOKEN, OVH_*, AWS_*, ...) would otherwise be
+    read wherever the module runs: on a remote state host, where the variables that AWX's
+    credential injectors, vault or the operator set on the controller do not exist. Resolving
+    them here sends them inside integration_configs, which is no_log, over the connection.
+    """
+    options = config.get("scrubbing_options")
+    if not isinstance(options, dict):
+        return config  # the inventory validation reports it
+    try:
+        cls = provider_class(config.get("scrubbing_provider"))
+    except InputError:
+        return config
+    resolved = dict(options)
+    for name, spec in cls.options.items():
+        fallback = spec.get("fallback") or (None,)
+        if fallback[0] is not env_fallback:
+            continue
+        if any(key in options for key in [name] + list(spec.get("aliases") or [])):
+            continue
+        for var in fallback[1]:
+            if var in os.environ:
+                resolved[name] = os.environ[var]
+                break
+    return dict(config, scrubbing_options=resolved)
