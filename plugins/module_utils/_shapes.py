@@ -84,3 +84,16 @@ def _is_list_option(provider_cls, option):
 def _show(value):
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _host_port(value):
+    # host:port or [v6]:port, as gRPC clients take it (gobgp's API address, issue 13)
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return False
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return _ip(host) or HOSTNAME.ok(host) or host == "localhost"
+
+
+HOST_PORT = Shape("HOST:PORT (an IP address or DNS name and a port)",
+                  lambda value: isinstance(value, str) and _host_port(value), "127.0.0.1:50051")
