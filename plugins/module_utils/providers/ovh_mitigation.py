@@ -26,7 +26,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     Finding, Findings, Provider, wait_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import shared_adapter
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import attempts_made, shared_adapter
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP, NETWORK
 
 ENDPOINTS = ["ovh-eu", "ovh-ca", "ovh-us", "kimsufi-eu", "kimsufi-ca", "soyoustart-eu", "soyoustart-ca"]
@@ -41,6 +41,7 @@ MODES = {
     "permanent_mitigation": (("GET", "/ip/{block}/mitigation/{ip}"), ("POST", "/ip/{block}/mitigation"),
                              ("DELETE", "/ip/{block}/mitigation/{ip}"), ("GET", "/ip/{block}")),
 }
+DISCOVERY = ("GET", "/ip")  # GET /ip?ip=<ip>: the account's blocks that contain the IP
 
 
 class OvhMitigation(Provider):
@@ -64,16 +65,17 @@ class OvhMitigation(Provider):
     def __init__(self, params, **kw):
         super().__init__(params, **kw)
         self.calls = []
+        self.block = None  # without ip_block: discovered from the account (GET /ip?ip=), never guessed
         try:
             self.ip = str(ipaddress.ip_address(params["ip"]))
-            block = params.get("ip_block") or "%s/%d" % (self.ip, 32 if ":" not in self.ip else 128)
-            self.block = str(ipaddress.ip_network(block, strict=False))
+            if params.get("ip_block"):
+                self.block = str(ipaddress.ip_network(params["ip_block"], strict=False))
         except ValueError as exc:
-            self.ip = self.block = None
+            self.ip = None
             self._bad_input = str(exc)
         else:
             self._bad_input = None
-            if ipaddress.ip_address(self.ip) not in ipaddress.ip_network(self.block):
+            if self.block and ipaddress.ip_address(self.ip) not in ipaddress.ip_network(self.block):
                 self._bad_input = "ip %s is not inside ip_block %s" % (self.ip, self.block)
         if params["mode"] == "permanent_mitigation":
             self.warn(RETIRED)
@@ -97,13 +99,24 @@ class OvhMitigation(Provider):
         client._session.mount("http://", adapter)
         return client
 
-    def call(self, method, path, data=None, absent_ok=False):
+    def call(self, method, path, data=None, absent_ok=False, query=None):
         """One signed call. Returns the decoded answer; with ``absent_ok`` a 404 returns None."""
+        if self.http._time_delta is None:
+            # python-ovh fetches the server time on the first signed call; fetch it here as a call
+            # of its own, so that its failure is reported as GET /auth/time, not as our path.
+            self.calls.append(("GET", "/auth/time"))
+            self._mapped("GET", "/auth/time", lambda: self.http.time_delta)
+        self.calls.append((method, path))
+        if query:
+            return self._mapped(method, path, lambda: self.http.get(path, **query), absent_ok)
+        return self._mapped(method, path, lambda: self.http.call(method, path, data=data), absent_ok)
+
+    def _mapped(self, method, path, send, absent_ok=False):
+        """Run one python-ovh call; its exceptions become one ProviderError naming the call."""
         import ovh.exceptions as errors
 
-        self.calls.append((method, path))
         try:
-            return self.http.call(method, path, data=data)
+            return send()
         except errors.ResourceNotFoundError as exc:
             if absent_ok:
                 return None
@@ -125,13 +138,19 @@ class OvhMitigation(Provider):
             raise self._error(method, path, "Client::Conflict", exc, 409,
                               hint="OVH is still applying a previous change; run again in a minute")
         except errors.HTTPError as exc:
-            raise self._error(method, path, None, exc, None, hint="Check api_url/endpoint and the network")
+            # urllib3 retried connection failures and timeouts until its budget was spent.
+            raise self._error(method, path, None, exc, None, hint="Check api_url/endpoint and the network",
+                              attempts=self.params["retries"] + 1)
         except errors.APIError as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             raise self._error(method, path, type(exc).__name__, exc, status)
 
-    def _error(self, method, path, code, exc, status, hint=""):
+    def _error(self, method, path, code, exc, status, hint="", attempts=None):
         message = str(exc).replace("\n", " ").strip() or type(exc).__name__
+        if attempts is None:
+            attempts = attempts_made(getattr(exc, "response", None))
+        if attempts > 1:
+            message = "%s (after %d attempts)" % (message, attempts)
         return ProviderError(self.name, redact(message, self.secrets()), status=status, code=code,
                              hint=hint, method=method, path=path)
 
@@ -147,7 +166,22 @@ class OvhMitigation(Provider):
         if self._bad_input:  # before any call: a bad address must cause no request at all
             self.fail(self._bad_input, hint="Give ip as one IPv4 address and ip_block as the block that contains it "
                                             "(e.g. ip=203.0.113.10, ip_block=203.0.113.0/24)")
-        return template.format(block=quote(self.block, safe=""), ip=self.ip)
+        if self.block is None and "{block}" in template:
+            self.block = self._discover_block()
+        return template.format(block=quote(self.block or "", safe=""), ip=self.ip)
+
+    def _discover_block(self):
+        """The account's IP block that contains ``ip`` (OVH filters "contains or equals")."""
+        found = [b for b in (self.call("GET", "/ip", query={"ip": self.ip}) or []) if _network(b)]
+        if not found:
+            raise ProviderError(self.name, "ip %s is in no IP block of this OVH account" % self.ip,
+                                hint="The account's IP blocks are: %s. Check ip, and that endpoint (ovh-eu, ovh-ca, "
+                                     "ovh-us, kimsufi-*, soyoustart-*) matches the account" % self._owned_blocks())
+        block = str(max((_network(b) for b in found), key=lambda net: net.prefixlen))
+        if len(found) > 1:
+            self.warn("ip %s is in %d IP blocks of the account (%s); using the most specific, %s. Set ip_block to "
+                      "choose another" % (self.ip, len(found), ", ".join(sorted(found)), block))
+        return block
 
     # -- the contract -----------------------------------------------------------------------------------
     def read(self):
@@ -168,10 +202,20 @@ class OvhMitigation(Provider):
 
     def _check_block(self):
         """An absent object is normal; an IP block absent from the account is a mistake."""
+        if not self.params.get("ip_block"):
+            return  # discovered from the account's own list: it exists
         if self.call("GET", self._path("/ip/{block}"), absent_ok=True) is None:
             raise ProviderError(self.name, "the IP block %s is not in this OVH account" % self.block,
-                                hint="Check ip/ip_block, and endpoint (ovh-eu, ovh-ca, ovh-us, kimsufi-*, "
-                                     "soyoustart-*) matches the account")
+                                hint="The account's IP blocks are: %s. Check ip/ip_block (or leave ip_block out: it "
+                                     "is then discovered), and that endpoint (ovh-eu, ovh-ca, ovh-us, kimsufi-*, "
+                                     "soyoustart-*) matches the account" % self._owned_blocks())
+
+    def _owned_blocks(self):
+        try:
+            owned = [b for b in (self.call("GET", "/ip") or []) if isinstance(b, str)]
+        except ProviderError:  # a consumer key without GET /ip: say so rather than nothing
+            return "(not listed: the consumer key lacks GET /ip)"
+        return ", ".join(sorted(owned)) or "none"
 
     def is_active(self, state):
         return bool(state and state.get("enabled"))
@@ -235,22 +279,25 @@ class OvhMitigation(Provider):
         credential = self.call("GET", "/auth/currentCredential")
         findings.append(Finding("credentials", True, "the application and consumer key are valid (status %s)"
                                 % credential.get("status")))
-        rules = credential.get("rules") or []
+        rules = [r for r in credential.get("rules") or [] if isinstance(r, dict)]
+        calls = MODES[self.params["mode"]]
+        if not self.params.get("ip_block"):
+            # The block is discovered with GET /ip?ip=: that rule is checked before using it.
+            calls = (DISCOVERY,) + calls
+            if not _granted(rules, *DISCOVERY):
+                return self._missing_rules(findings, [DISCOVERY], calls)
         # OVH grants a call when a rule of the same method has a path pattern (``*`` = anything)
         # matching the concrete path; check every call this mode makes.
-        missing = [(m, _rule_path(t)) for m, t in MODES[self.params["mode"]]
-                   if not any(r.get("method") == m and fnmatch.fnmatchcase(unquote(self._path(t)), r.get("path", ""))
-                              for r in rules)]
+        missing = [(m, t) for m, t in calls if not _granted(rules, m, unquote(self._path(t)))]
         if missing:
-            findings.append(Finding("access_rules", False, "the consumer key lacks the access rule(s) %s; create a "
-                                    "new consumer key with: %s" % (
-                                        ", ".join("%s %s" % m for m in missing),
-                                        ", ".join("%s %s" % (m, p) for m, p in _needed_rules(self.params["mode"])))))
-            return findings
+            return self._missing_rules(findings, missing, calls)
         findings.append(Finding("access_rules", True, "the consumer key allows every call %s needs"
                                 % self.params["mode"]))
         state = self.read()
         findings.state = state
+        if not self.params.get("ip_block"):
+            findings.append(Finding("ip_block", True, "%s is in the account's IP block %s (discovered; set ip_block "
+                                    "to pin it)" % (self.ip, self.block)))
         if self.params["mode"] == "permanent_mitigation":
             findings.append(Finding("retired", False, RETIRED, level="warning"))
             findings.append(Finding("mitigation", True, "permanent mitigation is %s for %s" % (
@@ -268,11 +315,29 @@ class OvhMitigation(Provider):
             level=None if rule_count else "warning"))
         return findings
 
+    def _missing_rules(self, findings, missing, calls):
+        findings.append(Finding("access_rules", False, "the consumer key lacks the access rule(s) %s; create a new "
+                                "consumer key with: %s" % (
+                                    ", ".join("%s %s" % (m, _rule_path(t)) for m, t in missing),
+                                    ", ".join("%s %s" % rule for rule in _needed_rules(calls)))))
+        return findings
+
+
+def _network(value):
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _granted(rules, method, path):
+    return any(r.get("method") == method and fnmatch.fnmatchcase(path, str(r.get("path", ""))) for r in rules)
+
 
 def _rule_path(template):
     """The access rule that grants a call: its IP segments as ``*`` (as typed on OVH's token page)."""
     return template.replace("{block}", "*").replace("{ip}", "*")
 
 
-def _needed_rules(mode):
-    return sorted({(m, _rule_path(t)) for m, t in MODES[mode]})
+def _needed_rules(calls):
+    return sorted({(m, _rule_path(t)) for m, t in calls})

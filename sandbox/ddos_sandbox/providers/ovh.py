@@ -234,6 +234,16 @@ class OvhSimulator(Simulator):
                 "rules": copy.deepcopy(request.consumer["rules"]), "creation": "2026-01-01T00:00:00Z",
                 "expiration": None, "lastUse": None}
 
+    @route("GET", "/ip")
+    def list_ips(self, request):
+        """The account's IP blocks; ``ip`` filters on "contains or equals" (schema: GET /ip)."""
+        wanted = request.arg("ip")
+        if wanted is None:
+            return sorted(self.blocks)
+        net = ipaddress.ip_network(wanted, strict=False)  # the schema checker already refused a non-ipBlock
+        return sorted(b for b in self.blocks
+                      if ipaddress.ip_network(b).version == net.version and net.subnet_of(ipaddress.ip_network(b)))
+
     @route("GET", "/ip/{ip}")
     def get_ip(self, request):
         self._block(request)

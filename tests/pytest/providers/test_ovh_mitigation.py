@@ -4,6 +4,8 @@ permanent-mitigation mode with its warning, and the Test's access-rule report.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import converge, make_provider
@@ -154,3 +156,104 @@ def test_module_end_to_end(sandbox, module_runner):
                            "-a", json.dumps(dict(args, mode="permanent_mitigation"))],
                           capture_output=True, text=True, env=ansible_env(), timeout=120)
     assert "retired permanent mitigation on 2025-09-08" in proc.stdout + proc.stderr
+
+
+# -- the IP block is discovered (issue 10 defect 2) ----------------------------------------------------
+def blocks_scenario(*blocks):
+    """The default OVH scenario with other IP blocks (each with no firewall object)."""
+    from ddos_sandbox.providers.ovh import DEFAULT_SCENARIO
+
+    scenario = json.loads(json.dumps(DEFAULT_SCENARIO))
+    scenario["blocks"] = {b: {"firewall": {}, "mitigation": {}} for b in blocks}
+    return scenario
+
+
+def test_block_is_discovered_from_the_account(sandbox):
+    on = converge(ovh(sandbox, ip_block=None), "active")
+    assert on["changed"] and on["snapshot"]["ip_block"] == IP_BLOCK
+    discovery = [r for r in sandbox.requests() if r["path"] == "/ip"]
+    assert [r["query"] for r in discovery] == [{"ip": IP}]
+    assert firewall(sandbox)["enabled"]
+    writes = [(w["method"], w["raw_path"].split("/ovh/1.0")[1]) for w in sandbox.requests(writes_only=True)]
+    assert writes == [("POST", "/ip/203.0.113.0%2F24/firewall"), ("PUT", "/ip/203.0.113.0%2F24/firewall/" + IP)]
+
+
+def test_the_most_specific_block_is_used_and_named(sandbox):
+    sandbox.simulators["ovh"].reset(blocks_scenario("203.0.113.0/24", "203.0.113.8/29", "198.51.100.0/24"))
+    provider = ovh(sandbox, ip_block=None)
+    on = converge(provider, "active")
+    assert on["snapshot"]["ip_block"] == "203.0.113.8/29"
+    assert any("203.0.113.0/24, 203.0.113.8/29" in w and "most specific, 203.0.113.8/29" in w
+               for w in provider.warnings), provider.warnings
+    assert sandbox.state()["ovh"]["203.0.113.8/29"]["firewall"][IP]["enabled"]
+
+
+def test_an_ip_in_no_block_lists_what_the_account_has(sandbox):
+    sandbox.simulators["ovh"].reset(blocks_scenario("203.0.113.0/24", "198.51.100.0/24"))
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, ip="192.0.2.5", ip_block=None), "active")
+    text = str(err.value)
+    assert "ip 192.0.2.5 is in no IP block of this OVH account" in text
+    assert "The account's IP blocks are: 198.51.100.0/24, 203.0.113.0/24" in text
+    assert sandbox.requests(writes_only=True) == []
+
+
+def test_a_given_block_absent_from_the_account_lists_what_it_has(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, ip="198.51.100.7", ip_block="198.51.100.0/24"), "active")
+    assert "The account's IP blocks are: 203.0.113.0/24" in str(err.value)
+
+
+def test_test_button_checks_the_discovery_rule(sandbox):
+    from ddos_sandbox.providers.ovh import DEFAULT_SCENARIO
+
+    scenario = json.loads(json.dumps(DEFAULT_SCENARIO))
+    scenario["consumer_keys"]["no-list"] = {"application": APP_KEY, "rules": [
+        r for r in scenario["consumer_keys"][CONSUMER_KEY]["rules"] if r["path"] != "/ip"]}
+    sandbox.simulators["ovh"].reset(scenario)
+    report = build_test_report(ovh(sandbox, ip_block=None, consumer_key="no-list"))
+    assert not report["ok"] and "lacks the access rule(s) GET /ip;" in report["msg"], report["msg"]
+    assert not any(r["path"] == "/ip" for r in sandbox.requests()), "the rule is checked before the call"
+    good = build_test_report(ovh(sandbox, ip_block=None))
+    assert good["ok"] and "in the account's IP block 203.0.113.0/24 (discovered" in " ".join(
+        f["detail"] for f in good["findings"])
+    pinned = build_test_report(ovh(sandbox, consumer_key="no-list"))
+    assert pinned["ok"], "with ip_block given, GET /ip is not needed"
+
+
+# -- errors name the call that failed and the attempts (issue 9 item 6) ---------------------------------
+def test_a_failing_auth_time_is_named_with_its_attempts(sandbox):
+    sandbox.add_fault(provider="ovh", path="^/auth/time$", status=503, count=10)
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, retries=2), "active")
+    text = str(err.value)
+    assert "GET /auth/time failed with HTTP 503" in text and "after 3 attempts" in text, text
+    assert "firewall" not in text.split("failed")[0]
+    assert [r["path"] for r in sandbox.requests()] == ["/auth/time"] * 3
+
+
+def test_an_unreachable_api_names_the_call_and_the_attempts(sandbox):
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, api_url="http://127.0.0.1:9/1.0", retries=1, timeout=2), "active")
+    assert "GET /auth/time failed" in str(err.value) and "after 2 attempts" in str(err.value), str(err.value)
+
+
+def test_a_firewall_error_names_its_own_call_and_attempts(sandbox):
+    sandbox.add_fault(provider="ovh", method="PUT", status=500, count=10)
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, retries=1), "active")
+    assert "PUT /ip/203.0.113.0%2F24/firewall/203.0.113.10 failed with HTTP 500" in str(err.value)
+    assert "after 2 attempts" in str(err.value)
+
+
+# -- identifiers checked before any call (issue 10 defect 4) ---------------------------------------------
+@pytest.mark.parametrize("option,bad", [("ip", ["203.0.113.10", "203.0.113.11"]), ("ip", ""),
+                                        ("ip", "server-1"), ("ip_block", "203.0.113.0/33")])
+def test_bad_ip_is_refused_by_the_module_before_any_call(sandbox, module_runner, option, bad):
+    args = dict(api_url=sandbox.api_url("ovh"), application_key=APP_KEY, application_secret=APP_SECRET,
+                consumer_key=CONSUMER_KEY, ip=IP)
+    args[option] = bad
+    result = module_runner("ovh_mitigation", args)
+    assert result["_rc"] != 0
+    assert "ovh_mitigation" in result["msg"] and "option %s must be" % option in result["msg"], result["msg"]
+    assert sandbox.requests() == []
