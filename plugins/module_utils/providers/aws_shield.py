@@ -16,16 +16,25 @@ from us-east-1.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import ARN
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape
 
 REGION = "us-east-1"
 ACTIONS = {"block": {"Block": {}}, "count": {"Count": {}}}
 L7_CAPABLE = (":cloudfront:", ":loadbalancer/app/")  # CloudFront distributions and ALBs only
+# The ARNs Shield Advanced protects (REFERENCE §4). Route 53 and CloudFront ARNs have an empty
+# region, Route 53 also an empty account: the generic ARN shape would refuse them.
+_PROTECTABLE = re.compile(r"arn:aws[a-z-]*:(cloudfront|route53|globalaccelerator|ec2|elasticloadbalancing):"
+                          r"[a-z0-9-]*:(\d{12})?:\S+")
+PROTECTABLE_ARN = Shape("the ARN of a CloudFront distribution, Route 53 hosted zone, Global Accelerator, Elastic IP "
+                        "allocation or load balancer",
+                        lambda value: isinstance(value, str) and _PROTECTABLE.fullmatch(value) is not None,
+                        "arn:aws:ec2:us-east-1:123456789012:eip-allocation/eipalloc-0123456789abcdef0")
 IAM_ACTIONS = ("shield:GetSubscriptionState, shield:DescribeProtection, shield:CreateProtection, "
                "shield:DeleteProtection, shield:EnableApplicationLayerAutomaticResponse, "
                "shield:UpdateApplicationLayerAutomaticResponse, shield:DisableApplicationLayerAutomaticResponse")
@@ -64,7 +73,7 @@ class AwsShield(Provider):
         endpoint_url=dict(type="str", aliases=["aws_endpoint_url"], fallback=(env_fallback, ["AWS_URL", "EC2_URL"])),
     )
     mutually_exclusive = [("profile", "aws_access_key_id")]
-    shapes = dict(resource_arns=ARN)
+    shapes = dict(resource_arns=PROTECTABLE_ARN)
     identity = ("resource_arns",)
 
     def __init__(self, params, **kw):
@@ -145,9 +154,12 @@ class AwsShield(Provider):
         return dict(subscription=subscription, protections=protections)
 
     def is_active(self, state):
+        """Protected as far as activation can make it: every resource protected, and the wanted
+        L7 response on those that can have one (an Elastic IP cannot: protected is all it gets)."""
         wanted_l7 = self.params.get("application_layer_response")
         return bool(state) and state["subscription"] == "ACTIVE" and all(
-            p["protected"] and (wanted_l7 is None or p["l7"] == wanted_l7) for p in state["protections"].values())
+            p["protected"] and (wanted_l7 is None or not _l7_capable(arn) or p["l7"] == wanted_l7)
+            for arn, p in state["protections"].items())
 
     def snapshot(self, state):
         return dict(protections={arn: {"protected": p["protected"], "l7": p["l7"]}
@@ -162,7 +174,7 @@ class AwsShield(Provider):
         l7 = self.params.get("application_layer_response")
         wanted = {}
         for arn, p in state["protections"].items():
-            if l7 and not any(kind in arn for kind in L7_CAPABLE):
+            if l7 and not _l7_capable(arn):
                 self.warn("%s does not support application-layer automatic response (CloudFront and ALB only); "
                           "it is protected without it" % arn)
                 wanted[arn] = {"protected": True, "l7": p["l7"]}
@@ -231,12 +243,16 @@ class AwsShield(Provider):
                 detail += ", L7 automatic response %s" % p["l7"]
             findings.append(Finding("resource", True, detail))
         if self.params.get("application_layer_response"):
-            unsupported = [a for a in state["protections"] if not any(k in a for k in L7_CAPABLE)]
+            unsupported = [a for a in state["protections"] if not _l7_capable(a)]
             if unsupported:
                 findings.append(Finding("l7", False, "application-layer automatic response is for CloudFront and "
                                         "ALBs only (with a WAF web ACL); not for %s" % ", ".join(unsupported),
                                         level="warning"))
         return findings
+
+
+def _l7_capable(arn):
+    return any(kind in arn for kind in L7_CAPABLE)
 
 
 def _action_name(config):

@@ -209,3 +209,45 @@ def test_stubbed_disable_when_activation_enabled_it():
         converge(provider, "inactive", snapshot={"protections": {CLOUDFRONT: {"protected": True, "l7": None}}},
                  wait=False)
     stub.assert_no_pending_responses()
+
+
+# -- "active" is what activation can do for each resource (issue 10 defect 6) ---------------------------
+def test_an_eip_is_active_once_protected_when_l7_is_wanted(sandbox):
+    provider = shield(sandbox, resource_arns=[CLOUDFRONT, EIP], application_layer_response="block")
+    on = converge(provider, "active")
+    assert on["changed"] and on["active"], on
+    assert any(EIP in w and "does not support application-layer" in w for w in provider.warnings)
+    fresh = shield(sandbox, resource_arns=[CLOUDFRONT, EIP], application_layer_response="block")
+    state = fresh.read()
+    assert state["protections"][EIP] == {"protected": True, "id": state["protections"][EIP]["id"], "l7": None}
+    assert fresh.is_active(state), "an EIP cannot have an L7 response: protected is active"
+    report = build_test_report(shield(sandbox, resource_arns=[CLOUDFRONT, EIP], application_layer_response="block"))
+    assert report["active"] is True
+    again = converge(shield(sandbox, resource_arns=[CLOUDFRONT, EIP], application_layer_response="block"), "active",
+                     snapshot=on["snapshot"])
+    assert not again["changed"] and again["active"]
+
+
+def test_a_cloudfront_without_its_l7_response_is_not_active(sandbox):
+    converge(shield(sandbox, resource_arns=[CLOUDFRONT]), "active")
+    provider = shield(sandbox, resource_arns=[CLOUDFRONT, EIP], application_layer_response="block")
+    assert not provider.is_active(provider.read()), "L7 is possible on CloudFront: without it, not active"
+
+
+# -- identifiers checked before any call (issue 10 defect 4) ----------------------------------------------
+@pytest.mark.parametrize("bad", [[""], ["i-0123456789abcdef0"], "arn:aws:s3:::my-bucket", [CLOUDFRONT, "eipalloc-1"]])
+def test_bad_arns_are_refused_by_the_module_before_any_call(sandbox, module_runner, bad):
+    args = dict(endpoint_url=sandbox.api_url("aws_shield"), aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY, resource_arns=bad)
+    result = module_runner("aws_shield", args)
+    assert result["_rc"] != 0
+    assert "aws_shield" in result["msg"] and "option resource_arns must be" in result["msg"], result["msg"]
+    assert sandbox.requests(provider="aws_shield") == []
+
+
+def test_every_protectable_arn_kind_passes_the_shape():
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shape_errors
+
+    arns = [CLOUDFRONT, ALB, EIP, PREPROTECTED, "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/classic-web"]
+    assert shape_errors(AwsShield, {"resource_arns": arns}) == []
