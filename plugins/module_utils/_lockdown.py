@@ -156,8 +156,17 @@ class LockdownProvider(Provider):
 
     def activation(self, state, snapshot):
         wanted = {"inbound": self._lockdown_inbound()}
+        problems = self.limit_problems(state, wanted["inbound"])
+        if problems:  # refused while planning: the provider would refuse the write half-way
+            raise ProviderError(self.name, "; ".join(problems), hint="The Test button reports the same limits")
         wanted.update(self.lockdown_fields)
         return wanted
+
+    def limit_problems(self, state, inbound):
+        """The provider's documented limits the lockdown ``inbound`` rules would break, as
+        messages (shared by activation and the Test, so a Test that passes means the
+        activation will not hit them)."""
+        return []
 
     def restoration(self, state, snapshot):
         if not isinstance(snapshot.get("inbound"), list):
@@ -207,6 +216,12 @@ class LockdownProvider(Provider):
         findings.append(Finding("firewall", True, "the firewall exists and the credentials can read it (%d inbound "
                                 "rule(s))" % len(state["inbound"])))
         findings.append(self.write_check(state))
+        problems = self.limit_problems(state, self._lockdown_inbound())
+        for problem in problems:
+            findings.append(Finding("limits", False, "activation would fail: " + problem))
+        if not problems:
+            findings.append(Finding("limits", True, "the lockdown (%d inbound rule(s)) fits the provider's limits"
+                                    % len(self._lockdown_inbound())))
         findings.extend(self.extra_findings(state))
         if self.locked_down(state):
             findings.append(Finding("locked", True, "the firewall is locked down right now", level="warning"))

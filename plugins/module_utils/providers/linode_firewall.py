@@ -9,8 +9,12 @@ The traps: ``PUT …/rules`` replaces inbound AND outbound rules and both polici
 write sends the current outbound rules and policy back unchanged; lockdown sets
 ``inbound_policy: DROP`` (and enables a disabled firewall: a disabled one enforces nothing),
 restore puts the old policy and status back. Labels must start with a letter (3-32 of
-``[A-Za-z0-9_.-]``); at most 25 rules in all. The API normalises addresses, so they are
-compared normalised; ``version`` and ``fingerprint`` are read-only and never sent.
+``[A-Za-z0-9_.-]``); at most 25 rules in all and 255 addresses per rule, so a long allow
+list is split into rules of at most 255 addresses, and the Test and activation both refuse
+a lockdown that would need more than 25 rules. The API normalises addresses, so they are
+compared normalised but kept and sent back as the API returned them; ``version`` and
+``fingerprint`` are read-only and never sent. An entry that references a Rule Set
+(``{"ruleset": <id>}``, no other field) is kept and sent back exactly as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import (
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import POSITIVE_INT
 
 MAX_RULES = 25
+MAX_ADDRESSES = 255  # per rule, IPv4 and IPv6 together
 RULE_FIELDS = ("label", "description", "action", "protocol", "ports", "addresses")
 
 
@@ -39,11 +44,23 @@ def parse_error(response):
     return None, "HTTP %s" % response.status_code
 
 
+def is_ruleset(rule):
+    return isinstance(rule, dict) and rule.get("ruleset") is not None
+
+
 def _normal(address):
     try:
         return str(ipaddress.ip_network(address, strict=False))
     except ValueError:
         return address  # a prefix-list reference (pl::...) or another newer shape: pass it through
+
+
+def _comparable(rule):
+    """A rule as Linode compares it: addresses normalised (``1.2.3.4`` = ``1.2.3.4/32``)."""
+    if is_ruleset(rule):
+        return rule
+    return dict(rule, addresses={family: [_normal(a) for a in addrs]
+                                 for family, addrs in (rule.get("addresses") or {}).items()})
 
 
 class LinodeFirewall(LockdownProvider):
@@ -83,23 +100,39 @@ class LinodeFirewall(LockdownProvider):
                     outbound_policy=rules.get("outbound_policy"))
 
     def canonical(self, rule):
+        if is_ruleset(rule):
+            return {"ruleset": rule["ruleset"]}  # a reference: its rules live in the Rule Set, not here
         out = {k: rule[k] for k in RULE_FIELDS if rule.get(k) not in (None, "") and k != "addresses"}
-        out["protocol"] = out["protocol"].upper()
-        out["addresses"] = {family: [_normal(a) for a in addrs]
-                            for family, addrs in (rule.get("addresses") or {}).items() if addrs}
+        out["protocol"] = str(out["protocol"]).upper()  # also ALL and IP protocol numbers ("50")
+        # Kept as the API returned them (restore sends them back as they were); compared normalised.
+        out["addresses"] = {family: list(addrs) for family, addrs in (rule.get("addresses") or {}).items() if addrs}
         return out
+
+    def same_rules(self, current, wanted):
+        return [_comparable(r) for r in current] == [_comparable(r) for r in wanted]
 
     def lockdown_rules(self, allow):
         rules = []
         for number, entry in enumerate(allow, 1):
-            rule = {"label": "ddos-lockdown-%d" % number, "action": "ACCEPT", "protocol": entry["protocol"].upper(),
-                    "addresses": {}}
-            if entry["protocol"] != "icmp" and entry["ports"]:
-                rule["ports"] = port_text(entry["ports"])
-            for net in entry["sources"]:
-                rule["addresses"].setdefault("ipv%d" % net.version, []).append(str(net))
-            rules.append(rule)
+            nets = [str(net) for net in entry["sources"]]
+            chunks = [nets[i:i + MAX_ADDRESSES] for i in range(0, len(nets), MAX_ADDRESSES)]
+            for part, chunk in enumerate(chunks, 1):
+                label = "ddos-lockdown-%d" % number if len(chunks) == 1 else "ddos-lockdown-%d.%d" % (number, part)
+                rule = {"label": label, "action": "ACCEPT", "protocol": entry["protocol"].upper(), "addresses": {}}
+                if entry["protocol"] != "icmp" and entry["ports"]:
+                    rule["ports"] = port_text(entry["ports"])
+                for net in chunk:
+                    family = "ipv6" if ":" in net else "ipv4"
+                    rule["addresses"].setdefault(family, []).append(net)
+                rules.append(rule)
         return rules
+
+    def limit_problems(self, state, inbound):
+        if len(inbound) + len(state["outbound"]) > MAX_RULES:
+            return ["the lockdown needs %d inbound rule(s) (at most %d addresses each) + the %d outbound rule(s) "
+                    "kept: over Linode's limit of %d rules per firewall; shorten the allow list (use wider CIDRs)"
+                    % (len(inbound), MAX_ADDRESSES, len(state["outbound"]), MAX_RULES)]
+        return []
 
     def allow_all_rules(self):
         return []  # with an ACCEPT inbound policy (open_fields), no rule is needed
@@ -115,10 +148,11 @@ class LinodeFirewall(LockdownProvider):
         status = wanted.get("status", state["status"])
         if status == "enabled" and status != state["status"]:
             self.http.request("PUT", self._path, json_body={"status": status})  # lockdown: enforce at all
-        if inbound != state["inbound"] or wanted.get("inbound_policy", state["inbound_policy"]) != state["inbound_policy"]:
+        policy = wanted.get("inbound_policy", state["inbound_policy"])
+        if not self.same_rules(state["inbound"], inbound) or policy != state["inbound_policy"]:
             # Both directions and both policies, always: the PUT replaces all four.
             self.http.request("PUT", self._path + "/rules", json_body={
-                "inbound": inbound, "inbound_policy": wanted.get("inbound_policy", state["inbound_policy"]),
+                "inbound": inbound, "inbound_policy": policy,
                 "outbound": state["outbound"], "outbound_policy": state["outbound_policy"]})
         if status == "disabled" and status != state["status"]:
             self.http.request("PUT", self._path, json_body={"status": status})  # restore: rules first
@@ -145,6 +179,14 @@ class LinodeFirewall(LockdownProvider):
                                     "but protects nothing", level="warning"))
         else:
             findings.append(Finding("attached", True, "attached to %d device(s)" % len(devices)))
+        refs = [(direction, r["ruleset"]) for direction in ("inbound", "outbound") for r in state[direction]
+                if is_ruleset(r)]
+        if refs:
+            findings.append(Finding("rulesets", False, "%d rule entr%s reference%s a Rule Set (%s): they are kept as "
+                                    "references and restored exactly; the Rule Sets' own rules are not in the "
+                                    "snapshot, and inbound ones do not apply during the lockdown" % (
+                                        len(refs), "y" if len(refs) == 1 else "ies", "s" if len(refs) == 1 else "",
+                                        ", ".join("%s ruleset %s" % ref for ref in refs)), level="warning"))
         if state["status"] != "enabled":
             findings.append(Finding("status", False, "the firewall is %s: it enforces nothing now; lockdown enables "
                                     "it and restore disables it again" % state["status"], level="warning"))

@@ -111,11 +111,10 @@ class VultrFirewall(LockdownProvider):
         keep = {identity(r) for r in wanted["inbound"]}
         to_add = [r for r in wanted["inbound"] if identity(r) not in present]
         to_delete = [rid for rule, rid in zip(state["inbound"], state["rule_ids"]) if identity(rule) not in keep]
-        limit = state.get("max_rule_count")
-        if limit and len(state["inbound"]) + len(to_add) > limit:
-            raise ProviderError(self.name, "the group has %d rules and needs %d more before removing the others, "
-                                "over its max_rule_count of %d" % (len(state["inbound"]), len(to_add), limit),
-                                hint="Shorten the allow list, or remove unused rules from the group")
+        problems = self._room(state, to_add)
+        if problems:
+            raise ProviderError(self.name, problems[0], hint="Shorten the allow list, or remove unused rules from "
+                                                             "the group")
         # Create first, delete after: the group is never without the rules that must stay.
         for rule in to_add:
             body = {k: rule[k] for k in ("ip_type", "protocol", "subnet", "subnet_size", "notes")}
@@ -127,6 +126,18 @@ class VultrFirewall(LockdownProvider):
         for rule_id in to_delete:
             self.http.request("DELETE", "%s/rules/%s" % (self._path, rule_id))
         return None
+
+    def _room(self, state, to_add):
+        # Create first, delete after: both rule sets must fit the group at once.
+        limit = state.get("max_rule_count")
+        if limit and len(state["inbound"]) + len(to_add) > limit:
+            return ["the group has %d rules and needs %d more before removing the others, over its max_rule_count "
+                    "of %d (one rule per source address)" % (len(state["inbound"]), len(to_add), limit)]
+        return []
+
+    def limit_problems(self, state, inbound):
+        present = {identity(r) for r in state["inbound"]}
+        return self._room(state, [r for r in inbound if identity(r) not in present])
 
     def same_rules(self, current, wanted):
         # Vultr refuses a second rule with the same content whatever its notes, so an original rule

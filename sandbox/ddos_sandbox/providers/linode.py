@@ -21,8 +21,18 @@ Behaves like the real API where a lockdown client can get it wrong:
   with read_only 403. A 429 is ``{"errors": [{"reason": ...}]}`` (inject it with a fault
   carrying ``Retry-After``).
 
+- newer than the 4.189.0 spec (so the checker's copy of the spec is widened in memory, see
+  ``_current_spec``): a rule entry may be a Rule Set reference ``{"ruleset": <id>}`` and
+  nothing else (linodego ``firewall_rules.go``, REFERENCE §8/§9); the scenario's
+  ``rulesets`` hold their rules, an unknown id is 400 (assumed). ``protocol`` may also be
+  ``ALL`` or an IP protocol number as a string (``"50"``, ``"6"`` with ports): the live
+  API recorded in linodego's ``TestFirewallRules_ExtendedProtocols`` cassette stores them.
+- ``rules.outbound`` may be ``null`` in a scenario (recorded live, linodego cassettes); a PUT
+  stores ``[]`` for it, as the spec types it an array.
+
 For the lockdown tests: ``ssh_open(firewall_id)`` and ``ssh_history`` (see ``_common``).
 Rules apply in order, first match wins, then the policy; a disabled firewall lets all in.
+A Rule Set reference applies its rules at its place in the list.
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ from ddos_sandbox.spec import OpenApiChecker, load_spec
 RULE_LABEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{2,31}$")
 FIREWALL_LABEL_RE = re.compile(r"^[a-zA-Z]((?!--|__|\.\.)[a-zA-Z0-9-_.])+$")
 PROTOCOLS = ("TCP", "UDP", "ICMP", "IPENCAP")
-PORTLESS = ("ICMP", "IPENCAP")
+PORTED = ("TCP", "UDP", "6", "17")  # ports only with TCP/UDP, by name or number (assumed for the numbers)
+TCP_MATCHING = ("TCP", "6", "ALL")
 ACTIONS = ("ACCEPT", "DROP")
 MAX_RULES, MAX_ADDRESSES, MAX_PORT_PIECES = 25, 255, 15
 PUT_DEFAULT_POLICY = "ACCEPT"
@@ -84,6 +95,29 @@ DEFAULT_SCENARIO = {
 }
 
 
+RULESET_REFERENCE = {"type": "object", "required": ["ruleset"], "additionalProperties": False,
+                     "properties": {"ruleset": {"type": "integer", "minimum": 1}}}
+
+
+def _current_spec():
+    """The 4.189.0 spec with what the current API accepts beyond it: every rule item may also
+    be a Rule Set reference, and ``protocol`` is not limited to the four names (the simulator
+    checks it itself)."""
+    spec = load_spec("linode.json")
+
+    def widen(node):
+        if isinstance(node, dict):
+            props = node.get("properties") or {}
+            if "protocol" in props and "addresses" in props and "action" in props:
+                props["protocol"] = {"type": "string"}
+                return {"oneOf": [node, RULESET_REFERENCE]}
+            return {k: widen(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [widen(v) for v in node]
+        return node
+    return widen(spec)
+
+
 def fingerprint(rules):
     """8 hex chars that change whenever the rules or policies change."""
     payload = {k: rules[k] for k in ("inbound", "inbound_policy", "outbound", "outbound_policy")}
@@ -97,7 +131,7 @@ class LinodeSimulator(SshWatch, Simulator):
     def __init__(self):
         # The spec's paths are /{apiVersion}/networking/... on https://api.linode.com, so the
         # server is the prefix without its version; /linode/v4/... then validates apiVersion=v4.
-        self.checker = OpenApiChecker(load_spec("linode.json"), "http://sandbox/linode")
+        self.checker = OpenApiChecker(_current_spec(), "http://sandbox/linode")
         super().__init__()
 
     # -- state ----------------------------------------------------------------------------------
@@ -106,6 +140,8 @@ class LinodeSimulator(SshWatch, Simulator):
         # A scenario that only describes firewalls keeps the bundled fake credentials.
         self.tokens = scenario.get("tokens") or copy.deepcopy(DEFAULT_SCENARIO["tokens"])
         self.linodes = {int(k): v for k, v in scenario.get("linodes", {}).items()}
+        # Rule Sets: {id: [rules]}; a firewall rule {"ruleset": id} applies them in its place.
+        self.rulesets = {int(k): v for k, v in scenario.get("rulesets", {}).items()}
         self.firewalls = {}
         for f in scenario.get("firewalls", []):
             stamp = f.get("created", "2024-01-01T00:01:01")
@@ -118,6 +154,8 @@ class LinodeSimulator(SshWatch, Simulator):
             fw["rules"] = self._stored_rules(
                 {k: rules.get(k, [] if k in ("inbound", "outbound") else PUT_DEFAULT_POLICY)
                  for k in ("inbound", "inbound_policy", "outbound", "outbound_policy")}, 0, stamp)
+            if "outbound" in rules and rules["outbound"] is None:
+                fw["rules"]["outbound"] = None  # the live API answers null for no outbound rules
             self.firewalls[f["id"]] = fw
         self._reset_ssh()
 
@@ -153,8 +191,8 @@ class LinodeSimulator(SshWatch, Simulator):
         if fw["status"] != "enabled":
             return True
         source = ipaddress.ip_network(source) if isinstance(source, str) else source
-        for rule in fw["rules"]["inbound"]:
-            if rule["protocol"] != "TCP" or (rule.get("ports") and not port_in(rule["ports"], SSH_PORT)):
+        for rule in self._expanded(fw["rules"]["inbound"]):
+            if rule["protocol"] not in TCP_MATCHING or (rule.get("ports") and not port_in(rule["ports"], SSH_PORT)):
                 continue
             addresses = rule["addresses"].get("ipv%d" % source.version, [])
             if rule["action"] == "ACCEPT" and any(covers(a, source) for a in addresses):
@@ -162,6 +200,12 @@ class LinodeSimulator(SshWatch, Simulator):
             if rule["action"] == "DROP" and any(_overlaps(a, source) for a in addresses):
                 return False  # part of "anywhere" is dropped before any accept
         return fw["rules"]["inbound_policy"] == "ACCEPT"
+
+    def _expanded(self, rules):
+        out = []
+        for rule in rules:
+            out.extend(self.rulesets.get(rule["ruleset"], []) if "ruleset" in rule else [rule])
+        return out
 
     # -- envelope, auth -------------------------------------------------------------------------
     def error_body(self, status, message, code=None, extra=None):
@@ -207,6 +251,8 @@ class LinodeSimulator(SshWatch, Simulator):
     # -- validation -----------------------------------------------------------------------------
     def _rule_list(self, rules, direction):
         """Checked and normalised rules; every problem found is reported, like the API does."""
+        if rules is None:
+            return []
         if not isinstance(rules, list):
             raise HttpError(400, "Must be a list", extra={"field": direction})
         problems, out = [], []
@@ -222,6 +268,14 @@ class LinodeSimulator(SshWatch, Simulator):
             problems.append({"reason": reason, "field": "%s.%s" % (field, sub)})
 
         out = {}
+        if "ruleset" in rule:
+            extra = sorted(k for k in rule if k != "ruleset")
+            ruleset = rule["ruleset"]
+            if extra:
+                bad("A Rule Set reference may not have other fields (%s)" % ", ".join(extra), "ruleset")
+            elif isinstance(ruleset, bool) or not isinstance(ruleset, int) or ruleset not in self.rulesets:
+                bad("Rule Set %r not found" % (ruleset,), "ruleset")
+            return {"ruleset": ruleset}
         if "label" in rule and rule["label"] is not None:
             if not RULE_LABEL_RE.match(str(rule["label"])):
                 bad("Label must be 3-32 characters, start with a letter and contain only letters, "
@@ -235,12 +289,12 @@ class LinodeSimulator(SshWatch, Simulator):
             bad("Must be one of ACCEPT, DROP", "action")
         out["action"] = rule.get("action")
         protocol = rule.get("protocol")
-        if protocol not in PROTOCOLS:
-            bad("Must be one of TCP, UDP, ICMP, IPENCAP", "protocol")
+        if not _protocol_ok(protocol):
+            bad("Must be one of TCP, UDP, ICMP, IPENCAP, ALL or an IP protocol number", "protocol")
         out["protocol"] = protocol
         ports = rule.get("ports")
         if ports not in (None, ""):
-            if protocol in PORTLESS:
+            if protocol not in PORTED:
                 bad("Ports may not be specified for %s rules" % protocol, "ports")
             else:
                 reason = _ports_problem(str(ports))
@@ -343,6 +397,12 @@ class LinodeSimulator(SshWatch, Simulator):
             if str(rules["version"]) == request.params["version"]:
                 return copy.deepcopy(rules)
         raise HttpError(404, "Not found")
+
+
+def _protocol_ok(protocol):
+    if protocol in PROTOCOLS or protocol == "ALL":
+        return True
+    return isinstance(protocol, str) and protocol.isdigit() and 0 <= int(protocol) <= 255
 
 
 def _normalise(value, version):

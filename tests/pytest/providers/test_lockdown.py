@@ -359,7 +359,7 @@ def test_module_end_to_end(sandbox, module_runner, name):
 def test_linode_rule_limit_is_checked_before_any_write(sandbox):
     spec = SPECS["linode"]
     allow = [{"protocol": "tcp", "ports": str(port), "sources": ["0.0.0.0/0"]} for port in range(2000, 2025)]
-    with pytest.raises(ProviderError, match="exceed Linode's limit of 25"):
+    with pytest.raises(ProviderError, match="over Linode's limit of 25 rules"):
         converge(provider(sandbox, spec, allow=allow), "active")
     assert sandbox.requests(writes_only=True) == []
 
@@ -419,3 +419,67 @@ def test_inventory_refuses_malformed_identifiers_before_any_request(sandbox, tmp
         assert shape in proc.output.split(expected, 1)[1].split("integration bad-")[0]
     assert sandbox.requests() == [], "a malformed identifier must never reach the API"
     assert "sandbox-robot-password" not in proc.output and linode_sim.TOKEN_RW not in proc.output
+
+
+# -- Linode Rule Sets (issue 10, defect 5) ---------------------------------------------------------------
+def _linode_with_rulesets(sandbox):
+    scenario = copy.deepcopy(linode_sim.DEFAULT_SCENARIO)
+    scenario["rulesets"] = {
+        "7": [{"label": "office-ssh", "action": "ACCEPT", "protocol": "TCP", "ports": "22",
+               "addresses": {"ipv4": ["198.51.100.0/24"]}}],
+        "8": [{"label": "no-smtp", "action": "DROP", "protocol": "TCP", "ports": "25",
+               "addresses": {"ipv4": ["0.0.0.0/0"]}}]}
+    rules_value = scenario["firewalls"][0]["rules"]
+    rules_value["inbound"].insert(1, {"ruleset": 7})
+    rules_value["outbound"].append({"ruleset": 8})
+    sandbox.reset({"linode": scenario})
+
+
+def test_linode_rule_set_references_survive_lockdown_and_restore(sandbox):
+    spec = SPECS["linode"]
+    _linode_with_rulesets(sandbox)
+    original = rules(sandbox, spec)
+    assert {"ruleset": 7} in original["inbound"] and {"ruleset": 8} in original["outbound"]
+    on = converge(provider(sandbox, spec), "active")
+    assert on["changed"] and on["active"] and {"ruleset": 7} in on["snapshot"]["inbound"]
+    locked = rules(sandbox, spec)
+    assert {"ruleset": 8} in locked["outbound"], "outbound Rule Sets stay during the lockdown"
+    off = converge(provider(sandbox, spec), "inactive", snapshot=on["snapshot"])
+    assert off["changed"] and rules(sandbox, spec) == original
+    report = build_test_report(provider(sandbox, spec))
+    assert report["ok"] and "inbound ruleset 7" in report["msg"] and "outbound ruleset 8" in report["msg"], report
+
+
+def test_linode_simulator_refuses_a_rule_set_reference_with_rule_fields(sandbox):
+    _linode_with_rulesets(sandbox)
+    p = provider(sandbox, SPECS["linode"])
+    # The reference shape is exclusive (linodego: "mutually exclusive with ordinary rule fields").
+    with pytest.raises(ProviderError, match="HTTP 400.*ruleset"):
+        p.http.request("PUT", "/networking/firewalls/%d/rules" % linode_sim.FIREWALL, json_body={
+            "inbound": [{"ruleset": 7, "action": "ACCEPT"}], "inbound_policy": "DROP", "outbound": [],
+            "outbound_policy": "ACCEPT"})
+    sandbox.log.clear()  # that request broke the spec on purpose
+
+
+# -- the Test button checks the limits activation will hit (issue 9, item 6) -------------------------------
+def _sources(count):
+    return ["10.%d.%d.0/24" % (i // 256, i % 256) for i in range(count)]
+
+
+@pytest.mark.parametrize("name, count", [("linode", 3000), ("linode", 7000), ("vultr", 3000), ("vultr", 40),
+                                         ("digitalocean", 3000)])
+def test_test_button_agrees_with_activation_on_long_allow_lists(sandbox, name, count):
+    spec = SPECS[name]
+    allow = [{"protocol": "tcp", "ports": "22", "sources": _sources(count)}]
+    report = build_test_report(provider(sandbox, spec, allow=allow))
+    assert sandbox.requests(writes_only=True) == [] or name != "vultr"
+    writes_before = len(sandbox.requests(writes_only=True))
+    try:
+        converge(provider(sandbox, spec, allow=allow), "active")
+        activated, error = True, None
+    except ProviderError as exc:
+        activated, error = False, str(exc)
+    assert report["ok"] == activated, (report["msg"], error)
+    if not activated:
+        assert "activation would fail" in report["msg"] and "limit" in report["msg"] + error
+        assert len(sandbox.requests(writes_only=True)) == writes_before, "refused before any write"
