@@ -61,3 +61,81 @@ options:
     type: dict
     default: {}
 """
+
+    # bgp_blackhole and bgp_blackhole_info.
+    BLACKHOLE = r"""
+options:
+  next_hop:
+    description:
+      - The IPv4 next hop of the blackhole routes, an address your routers route to null
+        (for example C(route 192.0.2.1/32 blackhole) in BIRD, C(ip route 192.0.2.1 255.255.255.255 Null0) on IOS).
+    type: str
+    default: 192.0.2.1
+  next_hop_ipv6:
+    description: The IPv6 next hop of the blackhole routes (the discard prefix V(100::/64), RFC 6666).
+    type: str
+    default: "100::1"
+  communities:
+    description:
+      - The communities of every blackhole route, as V(ASN:VALUE) or V(blackhole), V(no-export), V(no-advertise), V(no-peer).
+      - Setting it replaces the default; keep V(65535:666) and V(no-export) and add your upstream's own
+        blackhole community (for example V(64500:9999)) if you signal blackholes to it.
+    type: list
+    elements: str
+    default: ["65535:666", "65535:65281"]
+"""
+
+    # bgp_flowspec and bgp_flowspec_info.
+    FLOWSPEC = r"""
+options:
+  match:
+    description: What the rule matches besides the destination. Unset parts match anything.
+    type: dict
+    suboptions:
+      protocols:
+        description: IP protocols (IPv6 next header), by name (V(udp), V(tcp), V(icmp), V(gre), V(esp), V(sctp)) or number.
+        type: list
+        elements: str
+      destination_ports:
+        description: Destination ports; each a number, a range V(1024-65535), or V(>=N), V(<=N), V(>N), V(<N).
+        type: list
+        elements: str
+      source_ports:
+        description: Source ports, written like O(match.destination_ports) (for example V(53) for DNS reflection).
+        type: list
+        elements: str
+      source_prefix:
+        description: The source prefix, of the target's address family.
+        type: str
+      packet_length:
+        description: Packet lengths, written like O(match.destination_ports).
+        type: list
+        elements: str
+      fragments:
+        description: Fragment flags, any of which matches.
+        type: list
+        elements: str
+        choices: [dont-fragment, is-fragment, first-fragment, last-fragment]
+      tcp_flags:
+        description: TCP flags, any of which set matches.
+        type: list
+        elements: str
+        choices: [fin, syn, rst, psh, ack, urg, ece, cwr]
+  action:
+    description: V(discard) drops the matching traffic; V(rate_limit) limits it to O(rate).
+    type: str
+    choices: [discard, rate_limit]
+    default: discard
+  rate:
+    description: Bytes per second the matching traffic is limited to, with O(action=rate_limit).
+    type: float
+  match_from_incident:
+    description: Fill in what O(match) leaves unset from the incident's attack details (O(target_attacks)).
+    type: bool
+    default: false
+  communities:
+    description: Extra communities on every rule, as V(ASN:VALUE) or V(no-export), V(no-advertise), V(no-peer).
+    type: list
+    elements: str
+    default: []
+"""

@@ -92,7 +92,7 @@ def _host_port(value):
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         return False
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    return _ip(host) or HOSTNAME.ok(host) or host == "localhost"
+    return IP.ok(host) or HOSTNAME.ok(host) or host == "localhost"
 
 
 HOST_PORT = Shape("HOST:PORT (an IP address or DNS name and a port)",

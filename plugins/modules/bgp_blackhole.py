@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - ddos.scrubbing.common
   - ddos.scrubbing.bgp
+  - ddos.scrubbing.bgp.BLACKHOLE
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.PROVIDER
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -31,25 +32,6 @@ attributes:
   action_group:
     membership:
       - ddos.scrubbing.bgp
-options:
-  next_hop:
-    description:
-      - The IPv4 next hop of the blackhole routes, an address your routers route to null
-        (for example C(route 192.0.2.1/32 blackhole) in BIRD, C(ip route 192.0.2.1 255.255.255.255 Null0) on IOS).
-    type: str
-    default: 192.0.2.1
-  next_hop_ipv6:
-    description: The IPv6 next hop of the blackhole routes (the discard prefix V(100::/64), RFC 6666).
-    type: str
-    default: "100::1"
-  communities:
-    description:
-      - The communities of every blackhole route, as V(ASN:VALUE) or V(blackhole), V(no-export), V(no-advertise), V(no-peer).
-      - Setting it replaces the default; keep V(65535:666) and V(no-export) and add your upstream's own
-        blackhole community (for example V(64500:9999)) if you signal blackholes to it.
-    type: list
-    elements: str
-    default: ["65535:666", "65535:65281"]
 notes:
   - The C(gobgp) CLI must be installed where the module runs (the controller); it talks to gobgpd's gRPC API.
   - O(api_url), O(retries) and O(wait_sleep) are accepted for a uniform interface; O(timeout) bounds each

@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - ddos.scrubbing.common.INFO
   - ddos.scrubbing.bgp
+  - ddos.scrubbing.bgp.BLACKHOLE
   - ddos.scrubbing.attributes
   - ddos.scrubbing.attributes.INFO_MODULE
   - ddos.scrubbing.attributes.ACTIONGROUP
@@ -25,20 +26,6 @@ attributes:
   action_group:
     membership:
       - ddos.scrubbing.bgp
-options:
-  next_hop:
-    description: Accepted so the same options serve the module and its Test; not used here.
-    type: str
-    default: 192.0.2.1
-  next_hop_ipv6:
-    description: Accepted so the same options serve the module and its Test; not used here.
-    type: str
-    default: "100::1"
-  communities:
-    description: Accepted so the same options serve the module and its Test; not used here.
-    type: list
-    elements: str
-    default: ["65535:666", "65535:65281"]
 seealso:
   - module: ddos.scrubbing.bgp_blackhole
 """
