@@ -3,9 +3,11 @@ zone by name, errors that say how to fix them, idempotency and check mode."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from conftest import converge, make_provider
+from conftest import converge, make_provider, run_playbook
 from ddos_sandbox.providers.cloudflare import ZONE
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
@@ -141,3 +143,49 @@ def test_a_rejected_token_is_never_retried_nor_shown(sandbox):
     text = str(err.value)
     assert "HTTP 401" in text and "My Profile > API Tokens" in text and "sandbox-cf-token-revoked" not in text
     assert len(sandbox.requests()) == 1
+
+
+# -- identifiers checked before any call (issue 10 defect 4) ----------------------------------------------
+@pytest.mark.parametrize("option,bad", [("zone_id", [ZONE, ZONE]), ("zone_id", ""), ("zone_id", "example.test"),
+                                        ("zone_name", "not a domain")])
+def test_bad_zone_is_refused_by_the_module_before_any_call(sandbox, module_runner, option, bad):
+    args = {"api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw", option: bad}
+    result = module_runner("cloudflare_under_attack", args)
+    assert result["_rc"] != 0
+    assert "cloudflare_under_attack" in result["msg"] and "option %s must be" % option in result["msg"], result["msg"]
+    assert sandbox.requests() == []
+
+
+def test_bad_identifiers_of_the_cloud_providers_are_refused_by_the_inventory(sandbox, tmp_path):
+    """One inventory, one bad identifier per cloud integration: the run names each host and
+    option, and no request reaches any provider."""
+    from ddos_sandbox.providers.aws_shield import ACCESS_KEY, CLOUDFRONT, SECRET_KEY
+    from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
+    from ddos_sandbox.providers.ovh import APP_KEY, APP_SECRET, CONSUMER_KEY
+
+    cf = {"api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw"}
+    hosts = {
+        "mt-list": ("cloudflare_magic_transit", dict(cf, account_id=ACCOUNT, prefix_id=[PREFIX, PREFIX]),
+                    "prefix_id"),
+        "mt-empty": ("cloudflare_magic_transit", dict(cf, account_id="", prefix_id=PREFIX), "account_id"),
+        "uam-name": ("cloudflare_under_attack", dict(cf, zone_id="example.test"), "zone_id"),
+        "ovh-host": ("ovh_mitigation", dict(api_url=sandbox.api_url("ovh"), application_key=APP_KEY,
+                                            application_secret=APP_SECRET, consumer_key=CONSUMER_KEY,
+                                            ip="server-1.example.test"), "ip"),
+        "aws-id": ("aws_shield", dict(endpoint_url=sandbox.api_url("aws_shield"), aws_access_key_id=ACCESS_KEY,
+                                      aws_secret_access_key=SECRET_KEY, resource_arns=[CLOUDFRONT, "eipalloc-1"]),
+                   "resource_arns"),
+    }
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({
+        "all": {"hosts": {"localhost": {"ansible_connection": "local"}}},
+        "scrubbing_integrations": {"vars": {"ansible_connection": "local"}, "hosts": {
+            name: {"scrubbing_provider": provider, "scrubbing_options": options}
+            for name, (provider, options, _option) in hosts.items()}}}))
+    proc = run_playbook("incident", sandbox, tmp_path / "ledger.json",
+                        {"incident": {"id": "SHAPE-1", "status": "started"}}, inventory=str(inventory))
+    assert proc.returncode != 0, proc.output
+    for name, (provider, _options, option) in hosts.items():
+        assert "integration %s (%s): scrubbing_options: option %s must be" % (name, provider, option) in proc.output, (
+            name, proc.output)
+    assert sandbox.requests() == [], "a malformed identifier must cause no request at all"
