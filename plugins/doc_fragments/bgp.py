@@ -55,7 +55,7 @@ options:
     default: "4200000000:666:0"
   target_attacks:
     description:
-      - The incident's attack details per target (C({target: {family, protocol, ports, sources}})),
+      - The incident's attack details per target (a dict from each target to its attack, with C(family), C(protocol), C(ports), C(sources)),
         filled by the orchestrator. Only M(ddos.scrubbing.bgp_flowspec) reads it, when its
         C(match_from_incident) is set.
     type: dict

@@ -10,10 +10,10 @@ module: bgp_flowspec
 short_description: Filter attack traffic to each attacked address with a BGP FlowSpec rule
 version_added: 0.2.0
 description:
-  - Announces one FlowSpec rule (RFC 8955; RFC 8956 for IPv6) per target through the BGP speaker:
-    destination = the target (V(/32), V(/128)) plus O(match), with the action O(action) (V(discard), or
+  - Announces one FlowSpec rule (RFC 8955; RFC 8956 for IPv6) per target through the BGP speaker,
+    whose destination is the target (V(/32), V(/128)) plus O(match), with the action O(action) (V(discard), or
     V(rate_limit) to O(rate) bytes per second).
-  - With O(match_from_incident), the incident's attack details fill in what O(match) leaves unset:
+  - With O(match_from_incident), the incident's attack details fill in what O(match) leaves unset,
     its protocol, its destination ports, and what its attack family implies (for example V(syn_flood)
     is TCP with SYN, V(ntp_amplification) is UDP from source port 123). The operator's O(match) always wins.
   - Idempotent against the speaker's RIB, it reads the rules back, announces what is missing and
