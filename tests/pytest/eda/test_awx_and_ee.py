@@ -27,9 +27,15 @@ def env_fallbacks():
     return names
 
 
+# What the ledger credential type injects: the role's DSN variable and libpq's password variable.
+LEDGER_ENV = {"SCRUBBING_LEDGER_DSN", "PGPASSWORD"}
+
+
 def test_credential_types_inject_what_the_modules_read():
-    assert len(TYPES) == 7
-    known = env_fallbacks()
+    assert len(TYPES) >= 8
+    known = env_fallbacks() | LEDGER_ENV
+    with open(os.path.join(ROOT, "roles", "scrubbing", "tasks", "main.yml"), encoding="utf-8") as handle:
+        assert "'SCRUBBING_LEDGER_DSN'" in handle.read(), "the role no longer reads SCRUBBING_LEDGER_DSN"
     for path in TYPES:
         doc = yaml.safe_load(open(path))
         fields = {f["id"]: f for f in doc["inputs"]["fields"]}
@@ -57,13 +63,15 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     build = context / "_build"
     assert (build / "collections" / "ddos-scrubbing.tar.gz").exists()
     python_reqs = (build / "requirements.txt").read_text()
-    for package in ("requests", "ovh", "boto3"):
+    for package in ("requests", "ovh", "boto3", "psycopg"):
         assert package in python_reqs
+    system_reqs = (build / "bindep.txt").read_text()
+    assert "libpq" in system_reqs, system_reqs
 
 
 def test_the_installed_collection_declares_its_python_dependencies():
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-builder"), "introspect", "--sanitize", COLLECTIONS],
                           capture_output=True, text=True, env=ansible_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    for package in ("requests", "ovh", "boto3"):
+    for package in ("requests", "ovh", "boto3", "psycopg", "libpq"):
         assert package in proc.stdout
