@@ -10,12 +10,18 @@ Set it as FastNetMon's ``notify_script_path``. FastNetMon 1.2.x calls it as
 with an attack report on stdin for ``ban`` and ``attack_details``. It maps ``ban`` to an
 incident ``started`` and ``unban`` to ``resolved`` (the same incident id for both: the IP and
 the time of the ban, remembered in a small state directory), and ``attack_details`` to more
-detail on the same incident, never a second one. It posts the event to the rulebook's internal
-webhook (``POST /fastnetmon/<workspace>`` with the bearer token), or, with ``mode = playbook``,
-starts ``ansible-playbook ddos.scrubbing.incident`` detached.
+detail on the same incident, never a second one. A later ban of the same IP is a new incident
+with a new id (a resolved id is closed for good). The event carries ``timestamp`` (now) and a
+``delivery`` id, and ``attack`` (type, protocol, destination ports) read from the ban report.
 
-Whatever happens it reads all of stdin (FastNetMon can crash otherwise) and exits 0 within a
-few seconds: a detector must never wait on us. Problems go to the log file.
+It posts the event to the rulebook's internal webhook (``POST /fastnetmon/<workspace>`` with the
+bearer token), or, with ``mode = playbook``, starts ``ansible-playbook ddos.scrubbing.incident``
+detached. Each answer is logged for what it says: queued, already received (an earlier attempt
+got through), refused and why. No answer or no connection is retried with the same delivery id
+(so the rulebook and the ledger never take it twice) until ``budget`` seconds have passed.
+
+Whatever happens it reads all of stdin (FastNetMon can crash otherwise) and exits 0 within the
+budget: a detector must never wait on us long. Problems go to the log file.
 
 Configuration: environment variables, else ``/etc/ddos-scrubbing/fastnetmon.ini`` (section
 ``[ddos_scrubbing]``, or the file named by ``DDOS_SCRUBBING_NOTIFY_CONFIG``):
@@ -25,7 +31,8 @@ Configuration: environment variables, else ``/etc/ddos-scrubbing/fastnetmon.ini`
     workspace = default                     (DDOS_SCRUBBING_WORKSPACE)
     state_dir = /var/lib/ddos-scrubbing/fastnetmon   (DDOS_SCRUBBING_STATE_DIR)
     log_file = /var/log/ddos-scrubbing-notify.log    (DDOS_SCRUBBING_LOG_FILE)
-    timeout = 3                             (DDOS_SCRUBBING_TIMEOUT)
+    timeout = 3                             (DDOS_SCRUBBING_TIMEOUT, seconds per attempt)
+    budget = 10                             (DDOS_SCRUBBING_BUDGET, seconds for all attempts)
     mode = webhook | playbook               (DDOS_SCRUBBING_MODE)
     inventory = /etc/ansible/scrubbing.yml  (DDOS_SCRUBBING_INVENTORY, for mode = playbook)
     ansible_playbook = ansible-playbook     (DDOS_SCRUBBING_ANSIBLE_PLAYBOOK)
@@ -37,19 +44,25 @@ import configparser
 import ipaddress
 import json
 import os
+import re
 import select
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import uuid
 
 DEFAULTS = {
     "webhook_url": "http://127.0.0.1:5001", "token": "", "workspace": "default",
     "state_dir": "/var/lib/ddos-scrubbing/fastnetmon", "log_file": "/var/log/ddos-scrubbing-notify.log",
-    "timeout": "3", "mode": "webhook", "inventory": "", "ansible_playbook": "ansible-playbook",
+    "timeout": "3", "budget": "10", "mode": "webhook", "inventory": "", "ansible_playbook": "ansible-playbook",
 }
 ACTIONS = {"ban": "started", "attack_details": "started", "unban": "resolved"}
 MAX_REPORT = 64 * 1024  # what we keep of FastNetMon's report (we still read all of it)
+# A packet line of FastNetMon's report: "<src>:<sport> > <dst>:<dport> protocol: <proto> ..."
+PACKET = re.compile(r"(\S+):(\d+) > (\S+):(\d+) protocol: (\w+)")
+WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def read_stdin(action, wait=0.5):
@@ -91,11 +104,35 @@ def parse_report(text):
     return details
 
 
+def parse_attack(details, report, ip):
+    """``attack`` for the incident: FastNetMon's attack type and protocol, the ports attacked on ``ip``."""
+    attack = {}
+    family = details.get("attack_type", "").strip().lower().replace(" ", "_")
+    if WORD.fullmatch(family):
+        attack["family"] = family
+    protocol = details.get("attack_protocol", "").strip().lower()
+    if WORD.fullmatch(protocol):
+        attack["protocol"] = protocol
+    ports = set()
+    for match in PACKET.finditer(report):
+        if match.group(3) == ip and 0 < int(match.group(4)) < 65536:
+            ports.add(int(match.group(4)))
+            if "protocol" not in attack and WORD.fullmatch(match.group(5).lower()):
+                attack["protocol"] = match.group(5).lower()
+    if ports:
+        attack["ports"] = sorted(ports)[:32]
+    return attack
+
+
 def incident_id(config, ip, action):
-    """The same id for a ban and its unban: the IP and when it was banned (kept in state_dir)."""
+    """The same id for a ban and its unban: the IP and when it was banned (kept in state_dir).
+
+    Every ban gets a new id (down to a random suffix): a resolved incident id is closed, so a
+    re-ban of the same IP must open a new incident.
+    """
     path = os.path.join(config["state_dir"], ip.replace(":", "_"))
     if action == "ban":
-        ident = "fastnetmon-%s-%s" % (ip, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        ident = "fastnetmon-%s-%s-%s" % (ip, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), uuid.uuid4().hex[:6])
         try:
             os.makedirs(config["state_dir"], exist_ok=True)
             with open(path, "w", encoding="utf-8") as handle:
@@ -113,13 +150,48 @@ def incident_id(config, ip, action):
         return "fastnetmon-%s" % ip
 
 
-def post(config, event):
+def _answer(exc_or_response):
+    """The rulebook's JSON answer ({"status", "reason"}), or {} when it said nothing readable."""
+    try:
+        return json.loads(exc_or_response.read().decode("utf-8", "replace") or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def post(config, event, clock=time.monotonic):
+    """Deliver ``event``; return one line saying what happened. Retries until the budget is spent."""
     url = "%s/fastnetmon/%s" % (config["webhook_url"].rstrip("/"), config["workspace"])
-    request = urllib.request.Request(url, data=json.dumps(event).encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": "Bearer %s" % config["token"]})
-    with urllib.request.urlopen(request, timeout=float(config["timeout"])) as response:
-        return response.status
+    body = json.dumps(event).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer %s" % config["token"]}
+    start, timeout, budget = clock(), float(config["timeout"]), float(config["budget"])
+    attempt, pause, problems = 0, 0.25, []
+    while True:
+        attempt += 1
+        left = budget - (clock() - start)
+        try:
+            request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+            with urllib.request.urlopen(request, timeout=max(0.1, min(timeout, left))) as response:
+                answer = _answer(response)
+            return "delivered (HTTP %d, %s) on attempt %d" % (response.status, answer.get("status", "accepted"),
+                                                              attempt)
+        except urllib.error.HTTPError as exc:
+            answer = _answer(exc)
+            if exc.code == 409:  # the ledger or the rulebook has this delivery id already
+                return "delivered: an earlier attempt got through (HTTP 409 on attempt %d: %s)" % (
+                    attempt, answer.get("reason", "already received"))
+            if exc.code < 500:  # refused: sending it again will not change the answer
+                return "REFUSED by the rulebook (HTTP %d): %s" % (exc.code, answer.get("reason", exc.reason))
+            problems.append("HTTP %d" % exc.code)
+        except (OSError, ValueError) as exc:  # no connection, or no answer in time: it may have arrived
+            reason = getattr(exc, "reason", exc)
+            problems.append("no answer within %.1f s (it may have arrived)" % min(timeout, left)
+                            if "timed out" in str(reason) else str(reason))
+        left = budget - (clock() - start)
+        if left <= pause:
+            return "NOT DELIVERED after %d attempt(s) in %.1f s: %s; the event is lost, check that ansible-rulebook " \
+                "listens on %s" % (attempt, clock() - start, "; ".join(problems), config["webhook_url"])
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 def run_playbook(config, event):
@@ -156,13 +228,18 @@ def main(argv):
         return 0
     details = parse_report(report)
     details.update(direction=direction, pps=pps, fastnetmon_action=action)
-    event = {"incident": {"id": incident_id(config, ip, action), "status": ACTIONS[action], "target": ip,
-                          "source": "fastnetmon", "details": details}}
+    incident = {"id": incident_id(config, ip, action), "status": ACTIONS[action], "target": ip,
+                "source": "fastnetmon", "timestamp": int(time.time()), "delivery": uuid.uuid4().hex,
+                "details": details}
+    attack = parse_attack(details, report, ip)
+    if attack:
+        incident["attack"] = attack
+    event = {"incident": incident}
     try:
         outcome = run_playbook(config, event) if config["mode"] == "playbook" else post(config, event)
-        log(config, "%s %s -> %s %s: %s" % (action, ip, event["incident"]["status"], event["incident"]["id"], outcome))
+        log(config, "%s %s -> %s %s: %s" % (action, ip, incident["status"], incident["id"], outcome))
     except Exception as exc:  # never let a detector see us fail
-        log(config, "%s %s: could not deliver %s: %s" % (action, ip, event["incident"]["id"], exc))
+        log(config, "%s %s: could not deliver %s: %s" % (action, ip, incident["id"], exc))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -31,24 +32,51 @@ def wait_port(port, timeout=60):
 free_port = net.free_port
 
 
-def post(url, body, headers=None):
+def post(url, body, headers=None, answer=False):
+    """POST JSON; the HTTP status (and with ``answer``, the JSON answer too)."""
     data = json.dumps(body).encode() if not isinstance(body, bytes) else body
     req = urllib.request.Request(url, data=data, method="POST",
                                  headers=dict({"Content-Type": "application/json"}, **(headers or {})))
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status
+            status, text = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code
+        status, text = exc.code, exc.read()
+    if not answer:
+        return status
+    try:
+        return status, json.loads(text or b"{}")
+    except ValueError:
+        return status, {"raw": text.decode("utf-8", "replace")}
 
 
-def flowtriq(event_type, incident_id, ip="203.0.113.7"):
-    body = json.dumps({"event_type": event_type, "timestamp": "2026-11-24T03:00:00Z",
-                       "incident": {"id": incident_id, "uuid": "u-%s" % incident_id, "attack_family": "udp_flood",
-                                    "severity": "high"},
-                       "node": {"id": 1, "name": "web-1", "ip_address": ip}}).encode()
+def now_iso(offset=0.0):
+    stamp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def flowtriq(event_type, incident_id, ip="203.0.113.7", timestamp=None, incident=None, node=None, **top):
+    """A signed Flowtriq webhook (body, X-Flowtriq-Signature), stamped now unless ``timestamp``."""
+    body = {"event_type": event_type, "timestamp": now_iso() if timestamp is None else timestamp,
+            "incident": dict({"id": incident_id, "uuid": "u-%s" % incident_id, "attack_family": "udp_flood",
+                              "severity": "high"}, **(incident or {})),
+            "node": dict({"id": 1, "name": "web-1", "ip_address": ip}, **(node or {}))}
+    body.update(top)
+    if timestamp is False:
+        del body["timestamp"]
+    body = json.dumps(body).encode()
     signature = "sha256=" + hmac.new(FLOWTRIQ_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return body, signature
+
+
+def ledger_incidents(path, workspace):
+    """{incident id: record} of ``workspace`` in the JSON ledger at ``path`` ({} if none yet)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return (doc.get("workspaces", {}).get(workspace) or {}).get("incidents", {})
 
 
 def wait_for(predicate, timeout=60, step=0.1):
@@ -68,16 +96,17 @@ def write_inventory(path, sandbox, ledger, hosts=None):
                                "scrubbing_options": {"api_url": sandbox.api_url("cloudflare"),
                                                      "api_token": "sandbox-cf-token-rw", "account_id": ACCOUNT,
                                                      "prefix_id": PREFIX, "wait_sleep": 0.05}}}
+    # Laid out as the README shows: integrations and playbook-wide vars, no explicit localhost.
     path.write_text(json.dumps({
-        "all": {"hosts": {"localhost": {"ansible_connection": "local"}},
-                "vars": {"scrubbing_state_file": str(ledger)}},
+        "all": {"vars": {"scrubbing_state_file": str(ledger)}},
         "scrubbing_integrations": {"hosts": hosts, "vars": {"ansible_connection": "local"}}}))
     return str(path)
 
 
 class Rulebook:
-    def __init__(self, proc, webhook_port, internal_port, log):
+    def __init__(self, proc, webhook_port, internal_port, log, ledger=None):
         self.proc, self.webhook_port, self.internal_port, self.log = proc, webhook_port, internal_port, log
+        self.ledger = ledger
 
     @property
     def flowtriq_url(self):
@@ -91,26 +120,44 @@ class Rulebook:
         return open(self.log, encoding="utf-8", errors="replace").read()
 
 
-@pytest.fixture
-def rulebook(sandbox, tmp_path):
-    """ansible-rulebook running ddos.scrubbing.incident_webhook on the sandbox inventory."""
+def start_rulebook(tmp_path, inventory, extra_vars=None, env=None):
+    """ansible-rulebook running ddos.scrubbing.incident_webhook; stop it with stop_rulebook()."""
     webhook_port, internal_port = free_port(), free_port()
-    inventory = write_inventory(tmp_path / "inventory.json", sandbox, tmp_path / "ledger.json")
     variables = tmp_path / "vars.json"
-    variables.write_text(json.dumps({"flowtriq_secret": FLOWTRIQ_SECRET, "internal_token": INTERNAL_TOKEN,
-                                     "webhook_port": webhook_port, "internal_port": internal_port}))
+    variables.write_text(json.dumps(dict({"flowtriq_secret": FLOWTRIQ_SECRET, "internal_token": INTERNAL_TOKEN,
+                                          "webhook_port": webhook_port, "internal_port": internal_port},
+                                         **(extra_vars or {}))))
     log = tmp_path / "rulebook.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-rulebook"), "-r", "ddos.scrubbing.incident_webhook",
                                  "-i", inventory, "--vars", str(variables), "-v"],
-                                stdout=out, stderr=subprocess.STDOUT, env=ansible_env(), start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, env=ansible_env(env), start_new_session=True)
     try:
         wait_port(webhook_port)
         wait_port(internal_port)
-        yield Rulebook(proc, webhook_port, internal_port, str(log))
+    except AssertionError:
+        stop_rulebook(proc)
+        raise AssertionError("ansible-rulebook did not listen:\n" + open(log, encoding="utf-8").read()[-3000:])
+    return Rulebook(proc, webhook_port, internal_port, str(log))
+
+
+def stop_rulebook(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def rulebook(sandbox, tmp_path):
+    """ansible-rulebook running ddos.scrubbing.incident_webhook on the sandbox inventory (README layout)."""
+    ledger = tmp_path / "ledger.json"
+    book = start_rulebook(tmp_path, write_inventory(tmp_path / "inventory.json", sandbox, ledger))
+    book.ledger = str(ledger)
+    try:
+        yield book
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_rulebook(book.proc)
+

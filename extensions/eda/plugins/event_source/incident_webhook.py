@@ -60,7 +60,7 @@ logger = logging.getLogger("ddos.scrubbing.incident_webhook")
 FLOWTRIQ_EVENTS = {"attack_start": "started", "attack_end": "resolved"}
 FLOWTRIQ_NOTED = ("attack_update", "test")
 # What of Flowtriq's incident and node is kept as details (free text, stored as data).
-FLOWTRIQ_DETAILS = ("uuid", "title", "severity", "peak_pps", "peak_bps", "source_ip_count", "started_at",
+FLOWTRIQ_DETAILS = ("uuid", "title", "severity", "peak_pps", "peak_bps", "source_ip_count", "started_at", "ai_summary",
                     "dashboard_url")
 PATH = re.compile(r"(flowtriq|fastnetmon)/([^/]*)|incident")
 
@@ -125,6 +125,8 @@ class Intake:
                 raise Refused("incident.workspace %s differs from the path's workspace %s" % (
                     _show(event["workspace"]), workspace))
             event.update(workspace=workspace, source="fastnetmon")
+        elif event.get("source") in (None, ""):
+            event["source"] = "webhook"  # said so, so that the rules can tell it from Flowtriq
         self.check_time(event.get("timestamp"), required=False)
         return event
 
