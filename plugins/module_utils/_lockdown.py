@@ -128,6 +128,17 @@ class LockdownProvider(Provider):
     def allow_all_rules(self):
         raise NotImplementedError
 
+    def envelope(self, body, key, path):
+        """``body[key]`` (``body`` itself when key is None) of a read, or a clear error when the
+        answer lacks the object asked for."""
+        value = body if key is None else body.get(key) if isinstance(body, dict) else None
+        if not isinstance(value, dict):
+            raise ProviderError(self.name, "GET %s answered without the %s object (got %s)" % (
+                path, key or "firewall", type(value).__name__ if value is not None else "nothing"),
+                method="GET", path=path,
+                hint="The API answered an unexpected shape; run again, and report it if it persists")
+        return value
+
     # -- the contract -----------------------------------------------------------------------------
     def read(self):
         if self._bad_allow:  # checked before the first call: a bad allow list causes no request

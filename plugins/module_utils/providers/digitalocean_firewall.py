@@ -61,8 +61,8 @@ class DigitalOceanFirewall(LockdownProvider):
 
     # -- translation ----------------------------------------------------------------------------------
     def fetch(self):
-        fw = self.http.get(self._path)["firewall"]
-        return dict(id=fw["id"], name=fw.get("name"), status=fw.get("status"),
+        fw = self.envelope(self.http.get(self._path), "firewall", self._path)
+        return dict(id=fw.get("id"), name=fw.get("name"), status=fw.get("status"),
                     pending_changes=fw.get("pending_changes") or [], inbound=fw.get("inbound_rules") or [],
                     outbound=[self._canonical(r, "destinations") for r in fw.get("outbound_rules") or []],
                     droplet_ids=fw.get("droplet_ids") or [], tags=fw.get("tags") or [])
@@ -72,7 +72,7 @@ class DigitalOceanFirewall(LockdownProvider):
 
     @staticmethod
     def _canonical(rule, side):
-        protocol = rule["protocol"].lower()
+        protocol = str(rule.get("protocol") or "").lower()
         out = {"protocol": protocol}
         if protocol != "icmp":
             ports = str(rule.get("ports") or "0")

@@ -92,9 +92,9 @@ class LinodeFirewall(LockdownProvider):
 
     # -- translation --------------------------------------------------------------------------------------
     def fetch(self):
-        fw = self.http.get(self._path)
+        fw = self.envelope(self.http.get(self._path), None, self._path)
         rules = fw.get("rules") or {}
-        return dict(id=fw["id"], label=fw.get("label"), status=fw.get("status"), inbound=rules.get("inbound") or [],
+        return dict(id=fw.get("id"), label=fw.get("label"), status=fw.get("status"), inbound=rules.get("inbound") or [],
                     inbound_policy=rules.get("inbound_policy"),
                     outbound=[self.canonical(r) for r in rules.get("outbound") or []],
                     outbound_policy=rules.get("outbound_policy"))
@@ -103,7 +103,8 @@ class LinodeFirewall(LockdownProvider):
         if is_ruleset(rule):
             return {"ruleset": rule["ruleset"]}  # a reference: its rules live in the Rule Set, not here
         out = {k: rule[k] for k in RULE_FIELDS if rule.get(k) not in (None, "") and k != "addresses"}
-        out["protocol"] = str(out["protocol"]).upper()  # also ALL and IP protocol numbers ("50")
+        if "protocol" in out:  # the spec does not require it; ALL and IP protocol numbers ("50") too
+            out["protocol"] = str(out["protocol"]).upper()
         # Kept as the API returned them (restore sends them back as they were); compared normalised.
         out["addresses"] = {family: list(addrs) for family, addrs in (rule.get("addresses") or {}).items() if addrs}
         return out
@@ -146,16 +147,18 @@ class LinodeFirewall(LockdownProvider):
             raise ProviderError(self.name, "%d inbound + %d outbound rules exceed Linode's limit of %d" % (
                 len(inbound), len(state["outbound"]), MAX_RULES), hint="Shorten the allow list")
         status = wanted.get("status", state["status"])
-        if status == "enabled" and status != state["status"]:
-            self.http.request("PUT", self._path, json_body={"status": status})  # lockdown: enforce at all
+        # A disabled firewall enforces nothing, so the rules are only changed while it does not
+        # enforce rules that are not the final ones: disable first (restore), enable last (lockdown).
+        if status == "disabled" and status != state["status"]:
+            self.http.request("PUT", self._path, json_body={"status": status})
         policy = wanted.get("inbound_policy", state["inbound_policy"])
         if not self.same_rules(state["inbound"], inbound) or policy != state["inbound_policy"]:
             # Both directions and both policies, always: the PUT replaces all four.
             self.http.request("PUT", self._path + "/rules", json_body={
                 "inbound": inbound, "inbound_policy": policy,
                 "outbound": state["outbound"], "outbound_policy": state["outbound_policy"]})
-        if status == "disabled" and status != state["status"]:
-            self.http.request("PUT", self._path, json_body={"status": status})  # restore: rules first
+        if status == "enabled" and status != state["status"]:
+            self.http.request("PUT", self._path, json_body={"status": status})
         return None
 
     # -- Test ------------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ class VultrFirewall(LockdownProvider):
 
     # -- translation ------------------------------------------------------------------------------------
     def fetch(self):
-        group = self.http.get(self._path)["firewall_group"]
+        group = self.envelope(self.http.get(self._path), "firewall_group", self._path)
         rules, cursor = [], None
         while True:
             params = {"per_page": self.page_size}
@@ -80,14 +80,15 @@ class VultrFirewall(LockdownProvider):
             cursor = ((page.get("meta") or {}).get("links") or {}).get("next")
             if not cursor:
                 break
-        return dict(id=group["id"], description=group.get("description"),
-                    instance_count=group.get("instance_count", 0), max_rule_count=group.get("max_rule_count"),
-                    inbound=rules, rule_ids=[r["id"] for r in rules])
+        return dict(id=group.get("id"), description=group.get("description"),
+                    instance_count=group.get("instance_count") or 0, max_rule_count=group.get("max_rule_count"),
+                    inbound=rules, rule_ids=[r.get("id") for r in rules])
 
     def canonical(self, rule):
-        protocol = str(rule["protocol"]).lower()
+        # The spec requires no rule field: read what is there, absent ones as the API's defaults.
+        protocol = str(rule.get("protocol") or "").lower()
         return {"ip_type": rule.get("ip_type") or rule.get("type"), "protocol": protocol,
-                "subnet": rule["subnet"], "subnet_size": int(rule["subnet_size"]),
+                "subnet": rule.get("subnet") or "", "subnet_size": int(rule.get("subnet_size") or 0),
                 "port": str(rule.get("port") or "") if protocol in ("tcp", "udp") else "",
                 "source": rule.get("source") or "", "notes": rule.get("notes") or ""}
 

@@ -203,8 +203,9 @@ class DigitalOceanSimulator(SshWatch, Simulator):
             values = targets.get(key)
             if values:
                 stored[key] = list(values)
-        if not stored:
-            raise HttpError(422, "%s must specify at least one target" % target_key)
+        # A rule without any target is accepted and answered as ``{}`` (assumed: doctl's fixture
+        # shows the API returning ``"sources": {}``, godo's an outbound rule without the key; no
+        # document says a PUT refuses it).
         for address in stored.get("addresses", []):
             try:
                 ipaddress.ip_network(address, strict=False)

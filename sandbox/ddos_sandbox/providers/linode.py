@@ -101,15 +101,14 @@ RULESET_REFERENCE = {"type": "object", "required": ["ruleset"], "additionalPrope
 
 def _current_spec():
     """The 4.189.0 spec with what the current API accepts beyond it: every rule item may also
-    be a Rule Set reference, and ``protocol`` is not limited to the four names (the simulator
-    checks it itself)."""
+    be a Rule Set reference, and ``protocol`` may also be ALL or an IP protocol number."""
     spec = load_spec("linode.json")
 
     def widen(node):
         if isinstance(node, dict):
             props = node.get("properties") or {}
             if "protocol" in props and "addresses" in props and "action" in props:
-                props["protocol"] = {"type": "string"}
+                props["protocol"] = {"type": "string", "pattern": "^(TCP|UDP|ICMP|IPENCAP|ALL|[0-9]{1,3})$"}
                 return {"oneOf": [node, RULESET_REFERENCE]}
             return {k: widen(v) for k, v in node.items()}
         if isinstance(node, list):
