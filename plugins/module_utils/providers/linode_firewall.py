@@ -67,6 +67,7 @@ class LinodeFirewall(LockdownProvider):
     name = "linode_firewall"
     title = "Linode Cloud Firewall"
     default_api_url = "https://api.linode.com/v4"
+    page_size = 100  # Linode's default; 25-500 allowed
     kept_fields = ("inbound_policy", "status")
     lockdown_fields = {"inbound_policy": "DROP", "status": "enabled"}
     shapes = dict(LockdownProvider.shapes, firewall_id=POSITIVE_INT)
@@ -161,6 +162,16 @@ class LinodeFirewall(LockdownProvider):
             self.http.request("PUT", self._path, json_body={"status": status})
         return None
 
+    def _all_pages(self, path):
+        """Every item of a paginated Linode list (``page`` from 1 up to ``pages``)."""
+        items, page = [], 1
+        while True:
+            body = self.http.get(path, params={"page": page, "page_size": self.page_size}) or {}
+            items.extend(body.get("data") or [])
+            if page >= (body.get("pages") or 1):
+                return items
+            page += 1
+
     # -- Test ------------------------------------------------------------------------------------------------
     def write_check(self, state):
         # Linode does not show a token's scopes; re-sending the firewall's own label changes nothing
@@ -175,7 +186,7 @@ class LinodeFirewall(LockdownProvider):
         return Finding("write", True, "the token can write firewalls (checked by re-sending the firewall's label)")
 
     def extra_findings(self, state):
-        devices = self.http.get(self._path + "/devices").get("data") or []
+        devices = self._all_pages(self._path + "/devices")
         findings = []
         if not devices:
             findings.append(Finding("attached", False, "the firewall is attached to no Linode: a lockdown updates it "

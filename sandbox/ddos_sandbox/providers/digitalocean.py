@@ -192,8 +192,9 @@ class DigitalOceanSimulator(SshWatch, Simulator):
         if ports is not None:
             ports = str(ports).strip()
         if protocol == "icmp":
-            if ports is not None and ports in ("0", "all", ""):
-                raise HttpError(422, POSITIVE_PORTS)
+            if ports is not None:  # any ports on ICMP are refused (doctl #278); the wording is assumed
+                raise HttpError(422, POSITIVE_PORTS if ports in ("0", "all", "") else
+                                "ports may not be specified for icmp rules")
             ports = "0"  # ICMP has no ports; the API answers "0"
         else:
             ports = self._ports(ports)

@@ -483,3 +483,16 @@ def test_test_button_agrees_with_activation_on_long_allow_lists(sandbox, name, c
     if not activated:
         assert "activation would fail" in report["msg"] and "limit" in report["msg"] + error
         assert len(sandbox.requests(writes_only=True)) == writes_before, "refused before any write"
+
+
+def test_linode_test_button_counts_devices_on_every_page(sandbox):
+    spec = SPECS["linode"]
+    scenario = copy.deepcopy(linode_sim.DEFAULT_SCENARIO)
+    scenario["firewalls"][0]["devices"] = list(range(200001, 200031))  # 30 Linodes
+    sandbox.reset({"linode": scenario})
+    p = provider(sandbox, spec)
+    p.page_size = 25  # Linode's smallest page: two pages
+    report = build_test_report(p)
+    assert "attached to 30 device(s)" in [f["detail"] for f in report["findings"] if f["check"] == "attached"][0]
+    pages = [r for r in sandbox.requests() if r["path"].endswith("/devices")]
+    assert len(pages) == 2

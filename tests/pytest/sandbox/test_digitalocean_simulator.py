@@ -204,3 +204,13 @@ def test_put_attaching_droplets_or_tags_needs_their_read_scopes(sandbox):
     assert call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, token=TOKEN_FW_ONLY, json=body).status_code == 200
     assert call(sandbox, "POST", "/v2/firewalls/%s/rules" % FIREWALL, token=TOKEN_FW_ONLY,
                 json={"inbound_rules": [SSH_ANY]}).status_code == 204
+
+
+def test_any_ports_on_icmp_are_refused(sandbox):
+    fw = call(sandbox, "GET", "/v2/firewalls/%s" % FIREWALL).json()["firewall"]
+    body = {"name": fw["name"], "droplet_ids": fw["droplet_ids"], "tags": fw["tags"], "outbound_rules": [],
+            "inbound_rules": [{"protocol": "icmp", "ports": "22", "sources": {"addresses": ["0.0.0.0/0"]}}]}
+    answer = call(sandbox, "PUT", "/v2/firewalls/%s" % FIREWALL, json=body)
+    assert answer.status_code == 422 and "icmp" in answer.json()["message"]
+    del body["inbound_rules"][0]["ports"]
+    assert call(sandbox, "PUT", "/v2/firewalls/%s" % FIREWALL, json=body).status_code == 200
