@@ -87,8 +87,8 @@ class CloudflareMagicTransit(CloudflareProvider):
             bgp = _object(self._discover(listed if isinstance(listed, list) else []))
         # ``withdraw_if_no_route`` is the same field in one SDK generation (REFERENCE §1).
         auto_withdraw = bgp.get("auto_advertise_withdraw", bgp.get("withdraw_if_no_route"))
-        return self._state(bgp, _object(bgp.get("on_demand")), bgp_prefix_id=bgp.get("id") or
-                           self.params.get("bgp_prefix_id"), approved=None, auto_withdraw=auto_withdraw,
+        return self._state(bgp, _object(bgp.get("on_demand")), bgp_prefix_id=self.params.get("bgp_prefix_id") or
+                           bgp.get("id"), approved=None, auto_withdraw=auto_withdraw,
                            bgp_signal=bool(_object(bgp.get("bgp_signal_opts")).get("enabled")))
 
     def _state(self, obj, on_demand, bgp_prefix_id, approved, auto_withdraw, bgp_signal=False):

@@ -69,6 +69,11 @@ class CloudflareUnderAttack(CloudflareProvider):
     # -- the contract -----------------------------------------------------------------------------
     def read(self):
         setting = self.call("GET", self._setting_path)
+        if not isinstance(setting, dict) or not isinstance(setting.get("value"), str):
+            # The envelope's result is optional in the spec: never read a level that is not there.
+            raise ProviderError(self.name, "Cloudflare's answer for zone %s has no security level (result %s)"
+                                % (self.zone_id(), _show(setting)),
+                                hint="Run again; if it persists, check the zone in the dashboard")
         return dict(zone_id=self.zone_id(), security_level=setting.get("value"),
                     editable=bool(setting.get("editable", True)), modified_on=setting.get("modified_on"))
 
@@ -126,3 +131,8 @@ class CloudflareUnderAttack(CloudflareProvider):
         findings.append(Finding("write", True, "write permission cannot be checked without a write; the token needs "
                                 "%s, and Activate names it if it is missing" % self.write_permissions))
         return findings
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
