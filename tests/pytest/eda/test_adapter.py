@@ -1,5 +1,5 @@
-"""The FastNetMon notify adapter on its own: argv/stdin mapping, stable incident ids, fast
-exit whatever happens."""
+"""The FastNetMon notify adapter on its own: argv/stdin mapping, stable incident ids, what it
+says about each delivery, retries within its budget. (How fast it gives up: bench/bench_adapter.py.)"""
 
 from __future__ import annotations
 
@@ -17,17 +17,32 @@ REPORT = "IP: 10.213.0.1\nAttack type: udp_flood\nInitial attack power: 29754 pa
 
 
 class Collector:
-    def __init__(self):
+    """A stand-in for the rulebook's internal listener. ``slow_first``: the first request is taken
+    but answered only after that many seconds (the rulebook had it; the answer was late);
+    ``answer``: (status, JSON body) for every request. A delivery id seen before gets 409."""
+
+    def __init__(self, slow_first=0.0, answer=(202, {"status": "queued"})):
         self.events = []
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                collector.events.append((self.path, self.headers.get("Authorization"), json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                event = json.loads(body)
+                delivery = event["incident"].get("delivery")
+                seen = delivery and any(e[2]["incident"].get("delivery") == delivery for e in collector.events)
+                collector.events.append((self.path, self.headers.get("Authorization"), event))
+                if len(collector.events) == 1 and slow_first:
+                    time.sleep(slow_first)
+                status, reply = (409, {"status": "duplicate", "reason": "already received"}) if seen else answer
+                data = json.dumps(reply).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the adapter stopped waiting
 
             def log_message(self, *args):
                 pass
@@ -67,6 +82,57 @@ def test_ban_details_unban_map_to_one_incident(tmp_path):
     assert len({i["id"] for i in incidents}) == 1, "attack_details and unban belong to the ban's incident"
     assert incidents[0]["id"].startswith("fastnetmon-10.213.0.1-") and incidents[0]["target"] == "10.213.0.1"
     assert incidents[0]["details"]["attack_type"] == "udp_flood"
+    assert incidents[0]["attack"] == {"family": "udp_flood"}
+    assert len({i["delivery"] for i in incidents}) == 3, "each event is its own delivery"
+    assert all(abs(i["timestamp"] - time.time()) < 60 for i in incidents)
+    assert (tmp_path / "notify.log").read_text().count("delivered (HTTP 202, queued) on attempt 1") == 3
+    collector.server.shutdown()
+
+
+def test_attack_details_from_the_ban_report(tmp_path):
+    collector = Collector()
+    report = ("Attack type: syn_flood\nAttack protocol: tcp\nAttack direction: incoming\n"
+              "2026-12-01 21:00:00.000000 198.51.100.4:40000 > 10.213.0.1:443 protocol: tcp flags: syn size: 60\n"
+              "2026-12-01 21:00:00.000001 198.51.100.5:40001 > 10.213.0.1:80 protocol: tcp flags: syn size: 60\n"
+              "2026-12-01 21:00:00.000002 10.213.0.1:22 > 198.51.100.5:5000 protocol: tcp flags: ack size: 60\n")
+    run(["10.213.0.1", "incoming", "29754", "ban"], report, adapter_env(tmp_path, collector.url))
+    attack = collector.events[0][2]["incident"]["attack"]
+    assert attack == {"family": "syn_flood", "protocol": "tcp", "ports": [80, 443]}, attack
+    collector.server.shutdown()
+
+
+def test_a_new_ban_is_a_new_incident(tmp_path):
+    """A resolved id is closed for good: the next ban of the same IP, even in the same second, gets a new id."""
+    collector = Collector()
+    env = adapter_env(tmp_path, collector.url)
+    for action in ("ban", "unban", "ban"):
+        run(["10.213.0.1", "incoming", "29754", action], REPORT if action == "ban" else "", env)
+    first, unban, second = [e[2]["incident"]["id"] for e in collector.events]
+    assert first == unban and second != first and second.startswith("fastnetmon-10.213.0.1-")
+    collector.server.shutdown()
+
+
+def test_a_late_answer_is_retried_and_reported_as_delivered(tmp_path):
+    """The rulebook took the event but answered after the adapter's timeout: the adapter retries
+    with the same delivery id, hears "already received", and logs that it was delivered."""
+    collector = Collector(slow_first=2.5)
+    env = adapter_env(tmp_path, collector.url, DDOS_SCRUBBING_TIMEOUT="1", DDOS_SCRUBBING_BUDGET="8")
+    proc, _ = run(["10.213.0.1", "incoming", "29754", "ban"], REPORT, env)
+    assert proc.returncode == 0
+    log = (tmp_path / "notify.log").read_text()
+    assert len(collector.events) == 2, log
+    assert collector.events[0][2] == collector.events[1][2], "a retry sends the same event, same delivery id"
+    assert "delivered: an earlier attempt got through (HTTP 409 on attempt 2" in log, log
+    assert "could not deliver" not in log and "NOT DELIVERED" not in log
+    collector.server.shutdown()
+
+
+def test_a_refusal_is_logged_with_its_reason_and_not_retried(tmp_path):
+    collector = Collector(answer=(422, {"status": "refused", "reason": "stale event: its timestamp is old"}))
+    run(["10.213.0.1", "incoming", "29754", "ban"], REPORT, adapter_env(tmp_path, collector.url))
+    log = (tmp_path / "notify.log").read_text()
+    assert len(collector.events) == 1
+    assert "REFUSED by the rulebook (HTTP 422): stale event: its timestamp is old" in log, log
     collector.server.shutdown()
 
 
@@ -74,23 +140,24 @@ def test_unban_without_stdin_does_not_block(tmp_path):
     collector = Collector()
     env = adapter_env(tmp_path, collector.url)
     # FastNetMon may leave stdin open and empty on unban: the adapter must not wait for EOF.
-    start = time.monotonic()
     proc = subprocess.Popen([sys.executable, ADAPTER, "10.213.0.1", "incoming", "0", "unban"],
                             stdin=subprocess.PIPE, env=env)
-    assert proc.wait(timeout=10) == 0
-    assert time.monotonic() - start < 5
+    assert proc.wait(timeout=10) == 0  # a hang guard; how long it takes is measured in bench/bench_adapter.py
     proc.stdin.close()
-    assert collector.events[0][2]["incident"] == {
+    incident = collector.events[0][2]["incident"]
+    assert set(incident) == {"id", "status", "target", "source", "details", "timestamp", "delivery"}
+    assert {k: incident[k] for k in ("id", "status", "target", "source", "details")} == {
         "id": "fastnetmon-10.213.0.1", "status": "resolved", "target": "10.213.0.1", "source": "fastnetmon",
         "details": {"direction": "incoming", "pps": "0", "fastnetmon_action": "unban"}}
     collector.server.shutdown()
 
 
-def test_exits_quickly_and_cleanly_when_nothing_listens(tmp_path):
-    env = adapter_env(tmp_path, "http://127.0.0.1:9", DDOS_SCRUBBING_TIMEOUT="1")
-    proc, elapsed = run(["10.213.0.1", "incoming", "29754", "ban"], REPORT * 50, env)
-    assert proc.returncode == 0 and elapsed < 5
-    assert "could not deliver" in (tmp_path / "notify.log").read_text()
+def test_exits_cleanly_and_says_so_when_nothing_listens(tmp_path):
+    env = adapter_env(tmp_path, "http://127.0.0.1:9", DDOS_SCRUBBING_TIMEOUT="1", DDOS_SCRUBBING_BUDGET="1.5")
+    proc, _ = run(["10.213.0.1", "incoming", "29754", "ban"], REPORT * 50, env)
+    assert proc.returncode == 0
+    log = (tmp_path / "notify.log").read_text()
+    assert "NOT DELIVERED after" in log and "attempt(s)" in log and "Connection refused" in log, log
 
 
 def test_bad_arguments_are_logged_not_fatal(tmp_path):
