@@ -41,9 +41,39 @@ DEFAULT_RETRIES = 4
 # bounded wait beats a stuck play, so one wait never exceeds this.
 MAX_RETRY_AFTER = 30.0
 
+# The run's deadline (time.monotonic() value), per thread: each integration's pipeline runs in
+# its own thread and sets it, so a Retry-After longer than what is left fails at once.
+_RUN = threading.local()
+
+
+def set_deadline(deadline):
+    _RUN.deadline = deadline
+
+
+def remaining():
+    """Seconds left before this thread's run deadline, or None without one."""
+    deadline = getattr(_RUN, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class RetryAfterBeyondDeadline(Exception):
+    """The provider asked us to come back later than this run can wait."""
+
+    def __init__(self, seconds, left):
+        super().__init__(seconds)
+        self.seconds = seconds
+        self.left = left
+
+
+def check_wait(seconds):
+    left = remaining()
+    if seconds and left is not None and seconds > left:
+        raise RetryAfterBeyondDeadline(seconds, left)
+
 
 class CappedRetry(Retry):
-    """urllib3 Retry whose Retry-After wait is capped, so a provider cannot park us."""
+    """urllib3 Retry whose Retry-After wait is capped, so a provider cannot park us, and
+    never longer than the run has left."""
 
     max_retry_after = MAX_RETRY_AFTER
 
@@ -51,6 +81,7 @@ class CappedRetry(Retry):
         value = super().get_retry_after(response)
         if value is None:
             return None
+        check_wait(value)
         return min(value, self.max_retry_after)
 
 
@@ -99,20 +130,28 @@ class HttpClient:
         url = self.base_url + path
         attempts_left = self.retries
         while True:
+            left = remaining()
+            timeout = self.timeout if left is None else max(1.0, min(self.timeout, left))
             try:
                 response = self.session.request(method, url, params=params, json=json_body, data=data,
-                                                timeout=self.timeout)
+                                                timeout=timeout)
+            except RetryAfterBeyondDeadline as exc:
+                raise self._error(method, path, 429, None, (
+                    "the provider asks to retry after %d s, more than the %d s left of this run's "
+                    "scrubbing_deadline; not waiting. Retry after %s (reconcile does)" % (
+                        exc.seconds, max(0, exc.left), time.strftime(
+                            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + exc.seconds)))))
             except requests.exceptions.RetryError as exc:
                 raise self._error(method, path, None, None,
-                                  "gave up after %d retries (%s)" % (self.retries, _reason(exc)))
+                                  "gave up after %d attempts (%s)" % (self.retries + 1, _reason(exc)))
             except requests.exceptions.Timeout:
                 raise self._error(method, path, None, None,
-                                  "no answer within %ss from %s" % (self.timeout, self.base_url))
+                                  "no answer within %ss from %s" % (timeout, self.base_url))
             except requests.exceptions.ConnectionError as exc:
                 reason = _reason(exc)
                 if "Timeout" in reason.split(":")[0]:  # urllib3 read timeouts arrive wrapped like this
                     raise self._error(method, path, None, None,
-                                      "no answer within %ss from %s" % (self.timeout, self.base_url))
+                                      "no answer within %ss from %s" % (timeout, self.base_url))
                 raise self._error(method, path, None, None, "cannot connect to %s (%s)" % (self.base_url, reason))
             self.calls.append((method, path, response.status_code))
             if response.status_code in allow_statuses:
@@ -122,11 +161,18 @@ class HttpClient:
             wait = self.rate_limit_wait(response) if self.rate_limit_wait else None
             if wait is not None and attempts_left > 0:
                 attempts_left -= 1
+                try:
+                    check_wait(min(wait, MAX_RETRY_AFTER))
+                except RetryAfterBeyondDeadline as exc:
+                    raise self._error(method, path, response.status_code, None, (
+                        "rate-limited; the next try would be in %d s, after this run's scrubbing_deadline "
+                        "(%d s left). Run reconcile later" % (exc.seconds, max(0, exc.left))))
                 self.sleep(min(wait, MAX_RETRY_AFTER))
                 continue
             code, message = self.error_parser(response)
-            if response.status_code in RETRY_STATUSES:
-                message = "%s (still failing after %d retries)" % (message, self.retries)
+            attempts = attempts_made(response) + (self.retries - attempts_left)
+            if attempts > 1:
+                message = "%s (after %d attempts)" % (message, attempts)
             raise self._error(method, path, response.status_code, code, message)
 
     def get(self, path, **kw):
@@ -170,6 +216,13 @@ def shared_adapter(retries, backoff_factor):
             adapter = HTTPAdapter(max_retries=retry, pool_connections=16, pool_maxsize=POOL_SIZE)
             _ADAPTERS[key] = adapter
         return adapter
+
+
+def attempts_made(response):
+    """How many times urllib3 sent this request (its Retry history travels with the answer)."""
+    retries = getattr(getattr(response, "raw", None), "retries", None)
+    history = getattr(retries, "history", None) or ()
+    return len(history) + 1
 
 
 def decode(response):

@@ -3,20 +3,30 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE module_utils: not a public API, may change without notice.
-"""The incident ledger: one JSON document, valid as an Ansible local fact.
+"""The incident ledger: what happened, and what every integration is doing about it.
 
-It records the incidents of every workspace and, per integration, whether we activated it,
-since when, for which incidents, the pre-incident snapshot, a manual pin, the intent of a
-run in flight and the last error. Writers hold an exclusive ``flock`` on a lock file beside
-it for the whole read-modify-write, write a temporary file, fsync it and rename it over the
-ledger, so concurrent runs never lose an update and a run killed at any point leaves either
-the old or the new document, never a torn one.
+One JSON document (valid as an Ansible local fact) records the incidents of every workspace
+and, per integration, whether we activated it, since when, for which incidents (and, for the
+per-target BGP mechanisms, which targets), the pre-incident snapshot, a manual pin, the intent
+of a run in flight, who is working on it (the claim) and the last error.
+
+Every change goes through ``with ledger.transaction() as book:``: a serialised
+read-modify-write, so concurrent runs never lose an update. The record changes are methods
+of ``Book`` (record an event, claim, intent, outcome), so the engine never touches the
+document's layout. Two backends keep the document, with the same guarantees:
+
+- ``FileLedger`` (default): a file on the state host, under an exclusive ``flock`` taken with a
+  deadline, replaced atomically (temp file, fsync, rename): a run killed at any point leaves
+  the old or the new document, never a torn one;
+- ``PostgresLedger`` (``_ledger_pg``): one row, ``SELECT ... FOR UPDATE``; claims are session
+  advisory locks, so a crashed controller's claims vanish with its connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import fcntl
 import json
 import os
@@ -28,22 +38,185 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Prov
 
 SCHEMA_VERSION = 1
 KEEP_RESOLVED = 500  # resolved incidents kept per workspace, newest first, for status/history
+STALE_CLAIM = 900  # a claim of another host that has not been released for this long is void
+LOCK_TIMEOUT = 60  # seconds a transaction waits for the ledger lock before it fails, naming the holder
+
+INTEGRATION_DEFAULTS = {
+    "provider": None, "workspace": None, "active": False, "since": None, "snapshot": None,
+    "incidents": [], "targets": [], "pinned": False, "forced_off": False, "pending": None, "claim": None,
+    "last_error": None, "last_error_at": None, "last_change_at": None,
+}
+REPAIR_HINT = ("Move the file aside (the next run starts an empty ledger) or restore it from a backup; "
+               "the providers' real state can be re-read with the status playbook")
 
 
 def empty_document():
     return {"schema_version": SCHEMA_VERSION, "updated_at": None, "workspaces": {}, "integrations": {}}
 
 
-def workspace(doc, name):
-    return doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None})
+def check_document(doc, where):
+    """Raise the corrupt-ledger error for anything that is not a ledger document of our schema."""
+    if not isinstance(doc, dict):
+        raise ProviderError("ledger", "%s does not hold a ledger document (found %s)" % (
+            where, "null" if doc is None else "a JSON %s" % type(doc).__name__), hint=REPAIR_HINT)
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        hint = ("Use the collection version that wrote it" if isinstance(version, int) and version > SCHEMA_VERSION
+                else REPAIR_HINT)
+        raise ProviderError("ledger", "%s has schema_version %r, this collection reads %d" % (
+            where, version, SCHEMA_VERSION), hint=hint)
+    for key in ("workspaces", "integrations"):
+        section = doc.get(key)
+        if not isinstance(section, dict) or not all(isinstance(v, dict) for v in section.values()):
+            raise ProviderError("ledger", "%s is damaged: %r must map names to records" % (where, key),
+                                hint=REPAIR_HINT)
+    for name, ws in doc["workspaces"].items():
+        if not isinstance(ws.get("incidents", {}), dict):
+            raise ProviderError("ledger", "%s is damaged: workspace %r has no incident table" % (where, name),
+                                hint=REPAIR_HINT)
+    return doc
 
 
-def integration(doc, name):
-    return doc["integrations"].setdefault(name, {
-        "provider": None, "workspace": None, "active": False, "since": None, "snapshot": None,
-        "incidents": [], "pinned": False, "forced_off": False, "pending": None, "claim": None,
-        "last_error": None, "last_error_at": None, "last_change_at": None,
-    })
+def claimant(operation):
+    """Who is working on an integration (or holds the lock) right now."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "operation": operation, "at": time.time()}
+
+
+def describe_holder(holder):
+    if not holder:
+        return "an unknown process"
+    since = holder.get("at")
+    return "%s pid %s (%s, since %s)" % (holder.get("host", "?"), holder.get("pid", "?"), holder.get("operation", "?"),
+                                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since else "?")
+
+
+class Book:
+    """One transaction's view of the document, with the record changes the engine makes."""
+
+    def __init__(self, doc, ledger):
+        self.doc = doc
+        self.ledger = ledger
+
+    # -- reading --------------------------------------------------------------------------------
+    def workspace(self, name):
+        return self.doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None, "deliveries": {}})
+
+    def integration(self, name):
+        rec = self.doc["integrations"].setdefault(name, {})
+        for key, value in INTEGRATION_DEFAULTS.items():
+            rec.setdefault(key, copy.deepcopy(value))
+        return rec
+
+    def active_incidents(self, ws_name):
+        return active_incidents(self.doc, ws_name)
+
+    def incidents(self, ws_name):
+        return (self.doc["workspaces"].get(ws_name) or {}).get("incidents", {})
+
+    # -- incidents ------------------------------------------------------------------------------
+    def record_event(self, incident, now, window):
+        """Record one validated incident event. Returns (notes, refusal): a refusal is a reason
+        the event must not count (stale, replayed, or re-opening a closed incident)."""
+        ws = self.workspace(incident["workspace"])
+        deliveries = ws.setdefault("deliveries", {})
+        keep = 2 * max(window or 0, 300)  # long enough to recognise a replay inside any window
+        for key, seen_at in list(deliveries.items()):
+            if now - seen_at > keep:
+                del deliveries[key]
+        stamp = incident.get("timestamp")
+        if stamp is not None and window and abs(now - stamp) > window:
+            return [], ("the event's timestamp %s is %d s from now, outside the %d s window (scrubbing_event_window):"
+                        " a stale or replayed event" % (_iso(stamp), abs(now - stamp), window))
+        delivery = incident.get("delivery")
+        if delivery:
+            if delivery in deliveries:
+                return [], "this delivery was already received at %s: a replayed event" % _iso(deliveries[delivery])
+            deliveries[delivery] = now
+        known = ws["incidents"].get(incident["id"])
+        notes = []
+        if incident["status"] == "started":
+            if known and known["status"] == "resolved":
+                return [], ("incident %s was resolved at %s and is closed; a detector opens a new incident with a "
+                            "new id" % (incident["id"], _iso(known.get("resolved_at"))))
+            if known:
+                known["events"] = known.get("events", 1) + 1
+                notes.append("incident %s was already active: duplicate event, nothing new" % incident["id"])
+            else:
+                ws["incidents"][incident["id"]] = {
+                    "status": "active", "target": incident["target"], "started_at": now, "resolved_at": None,
+                    "events": 1, "source": incident.get("source"), "attack": incident.get("attack"),
+                    "details": incident.get("details") or {}}
+            ws["quiet_since"] = None
+        else:
+            if not known:
+                notes.append("incident %s is unknown in workspace %s: nothing to withdraw for it"
+                             % (incident["id"], incident["workspace"]))
+            elif known["status"] == "resolved":
+                notes.append("incident %s was already resolved: duplicate event" % incident["id"])
+            else:
+                known.update(status="resolved", resolved_at=now)
+                if not self.active_incidents(incident["workspace"]):
+                    ws["quiet_since"] = now
+        self.prune()
+        return notes, None
+
+    def clear_forced_off(self, names):
+        for name in names:
+            self.integration(name)["forced_off"] = False
+
+    def prune(self, keep=KEEP_RESOLVED):
+        for ws in self.doc["workspaces"].values():
+            resolved = sorted(((i, r) for i, r in ws["incidents"].items() if r.get("status") == "resolved"),
+                              key=lambda item: item[1].get("resolved_at") or 0, reverse=True)
+            for incident_id, _rec in resolved[keep:]:
+                del ws["incidents"][incident_id]
+
+    # -- claims, intents, outcomes --------------------------------------------------------------
+    def claim(self, name, who, now):
+        """Take ``name`` for this run; False if another live run is working on it."""
+        rec = self.integration(name)
+        if not self.ledger.take_claim(name, rec.get("claim"), who, now):
+            return False
+        rec["claim"] = who
+        return True
+
+    def release(self, name):
+        self.integration(name)["claim"] = None
+        self.ledger.drop_claim(name)
+
+    def write_intent(self, name, action, snapshot, now):
+        """Before the first provider write: what we are about to do, with the snapshot to undo it."""
+        self.integration(name)["pending"] = {"action": action, "snapshot": snapshot, "at": now}
+
+    def record_success(self, name, wanted, snapshot, changed, now, incidents=(), targets=None):
+        rec = self.integration(name)
+        if wanted:
+            if rec["snapshot"] is None:
+                rec["snapshot"] = snapshot
+            if not rec["active"] or rec["since"] is None:
+                rec["since"] = now
+            rec["incidents"] = list(incidents)
+            if targets is not None:
+                rec["targets"] = list(targets)
+        else:
+            rec.update(snapshot=None, since=None, incidents=[], targets=[])
+        if changed:
+            rec["last_change_at"] = now
+        # "active" means: we hold it on. An always-on prefix we were asked to activate is held
+        # on too; its snapshot says it was on before, so withdrawal leaves it on.
+        rec.update(active=bool(wanted), pending=None, last_error=None, last_error_at=None)
+
+    def record_failure(self, name, message, now):
+        """Keep the intent: the write may have landed; reconcile re-reads and finishes it."""
+        rec = self.integration(name)
+        rec.update(last_error=message, last_error_at=now)
+
+
+def integration_view(doc, name):
+    """An integration's record with every field present, for reading (the document is not changed)."""
+    rec = copy.deepcopy(INTEGRATION_DEFAULTS)
+    rec.update(doc["integrations"].get(name) or {})
+    return rec
 
 
 def active_incidents(doc, ws_name):
@@ -51,14 +224,29 @@ def active_incidents(doc, ws_name):
     return {i: rec for i, rec in ws["incidents"].items() if rec.get("status") == "active"}
 
 
-class Ledger:
-    """The ledger file at ``path``; use ``with ledger.transaction() as doc:`` to change it."""
+def _iso(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else "-"
 
-    def __init__(self, path):
+
+class FileLedger:
+    """The ledger file at ``path`` (on the state host)."""
+
+    backend = "file"
+
+    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic, sleep=time.sleep):
         if not path:
             raise ProviderError("ledger", "scrubbing_state_file is empty", hint="Set it to a writable path")
         self.path = os.path.abspath(os.path.expanduser(path))
         self.lock_path = self.path + ".lock"
+        self.lock_timeout = lock_timeout
+        self.operation = operation
+        self.clock = clock
+        self.sleep = sleep
+        self.lock_waits = []  # seconds each transaction waited for the lock (reported, benchmarked)
+
+    @property
+    def where(self):
+        return self.path
 
     def read(self):
         """The current document, without locking (a reader always sees a whole file)."""
@@ -68,71 +256,126 @@ class Ledger:
         except FileNotFoundError:
             return empty_document()
         except ValueError as exc:
-            raise ProviderError("ledger", "%s is not valid JSON (%s)" % (self.path, exc),
-                                hint="Restore it from a backup or move it aside; the providers' state can be "
-                                     "re-read with the status playbook")
-        version = doc.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ProviderError("ledger", "%s has schema_version %r, this collection reads %d" % (
-                self.path, version, SCHEMA_VERSION), hint="Use the collection version that wrote it")
-        return doc
+            raise ProviderError("ledger", "%s is not valid JSON (%s)" % (self.path, exc), hint=REPAIR_HINT)
+        except OSError as exc:
+            raise ProviderError("ledger", "cannot read %s (%s)" % (self.path, exc.strerror),
+                                hint="Check the permissions of scrubbing_state_file on the state host")
+        return check_document(doc, self.path)
 
     @contextlib.contextmanager
     def transaction(self, dry_run=False):
         if dry_run:  # check mode: work on a copy, write nothing, take no lock
-            yield self.read()
+            yield Book(self.read(), self)
             return
+        with self._locked():
+            doc = self.read()
+            before = copy.deepcopy(doc)
+            yield Book(doc, self)
+            if doc != before:
+                doc["updated_at"] = time.time()
+                self._replace(doc)
+
+    # -- the lock -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
         directory = os.path.dirname(self.path)
         try:
-            os.makedirs(directory, exist_ok=True)
-            lock = open(self.lock_path, "a+", encoding="utf-8")
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            # 0600: whoever can open the lock file can flock it, and so hold every run back.
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise ProviderError("ledger", "cannot open %s (%s)" % (self.lock_path, exc.strerror),
                                 hint="Make scrubbing_state_file point to a writable directory on the state host")
-        with lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            self._acquire(fd)
             try:
-                doc = self.read()
-                before = copy.deepcopy(doc)
-                yield doc
-                if doc != before:
-                    doc["updated_at"] = time.time()
-                    self._replace(doc)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(claimant(self.operation)).encode(), 0)
+            except OSError:
+                pass  # the holder note is a courtesy for whoever waits; a full disk must not stop us here
+            try:
+                yield
             finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _acquire(self, fd):
+        start = self.clock()
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.lock_waits.append(self.clock() - start)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if self.clock() - start >= self.lock_timeout:
+                raise ProviderError(
+                    "ledger", "the ledger lock %s is held by %s; waited %d s" % (
+                        self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
+                    hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
+                         "released when it exits)")
+            self.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    @staticmethod
+    def _holder(fd):
+        try:
+            return json.loads(os.pread(fd, 4096, 0).decode() or "null")
+        except (OSError, ValueError):
+            return None
 
     def _replace(self, doc):
         directory = os.path.dirname(self.path)
-        fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(doc, handle, indent=1, sort_keys=True)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
+            tmp = None
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise ProviderError("ledger", "cannot write %s (%s)" % (self.path, exc.strerror or exc), hint=(
+                "Free space on the state host's filesystem" if exc.errno == errno.ENOSPC else
+                "Make the directory writable (check permissions and chattr -i)") +
+                "; then run the reconcile playbook, which re-reads the providers")
         finally:
-            os.close(dir_fd)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    # -- claims ---------------------------------------------------------------------------------
+    def take_claim(self, name, current, who, now):
+        return not _file_claim_is_live(current, who, now)
+
+    def drop_claim(self, name):
+        pass
+
+    def close(self):
+        pass
 
 
-def new_claim():
-    """Who is working on an integration right now (so concurrent runs don't both write)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
-
-
-def claim_is_live(claim, now, stale_after=900):
+def _file_claim_is_live(claim, who, now, stale_after=STALE_CLAIM):
     if not claim:
         return False
+    if claim.get("host") == who["host"] and claim.get("pid") == who["pid"]:
+        return False  # our own
     if now - claim.get("at", 0) > stale_after:
         return False
-    if claim.get("host") == socket.gethostname():
+    if claim.get("host") == who["host"]:
         try:
             os.kill(int(claim["pid"]), 0)
         except (OSError, ValueError, KeyError):
@@ -140,9 +383,10 @@ def claim_is_live(claim, now, stale_after=900):
     return True
 
 
-def prune(doc, keep=KEEP_RESOLVED):
-    for ws in doc["workspaces"].values():
-        resolved = sorted(((i, r) for i, r in ws["incidents"].items() if r.get("status") == "resolved"),
-                          key=lambda item: item[1].get("resolved_at") or 0, reverse=True)
-        for incident_id, _rec in resolved[keep:]:
-            del ws["incidents"][incident_id]
+def open_ledger(state_file, dsn=None, operation="run", lock_timeout=LOCK_TIMEOUT):
+    """The ledger the playbooks use: PostgreSQL when a DSN is given, else the state file."""
+    if dsn:
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger_pg import PostgresLedger
+
+        return PostgresLedger(dsn, operation=operation, lock_timeout=lock_timeout)
+    return FileLedger(state_file, operation=operation, lock_timeout=lock_timeout)

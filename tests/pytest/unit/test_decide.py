@@ -7,9 +7,20 @@ import ipaddress
 import pytest
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import empty_document, integration, workspace
-from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import (
-    Integration, decide, load_integrations, validate_incident)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import Integration, load_integrations
+from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import Book, empty_document
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide
+
+ACCOUNT, PREFIX = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "1f2e3d4c5b6a79880716253443526170"
+
+
+def integration(doc, name):
+    return Book(doc, None).integration(name)
+
+
+def workspace(doc, name):
+    return Book(doc, None).workspace(name)
 
 
 class FakeProvider:
@@ -31,9 +42,9 @@ def doc_with(incidents=(), ws="default", quiet_since=None):
 
 def test_needed_by_an_incident_on_its_target():
     doc = doc_with([("A", "203.0.113.7")])
-    assert decide(doc, integ(targets=["203.0.113.0/24"]), 0, 0)[0] is True
-    assert decide(doc, integ(targets=["198.51.100.0/24"]), 0, 0)[0] is None
-    assert decide(doc, integ(), 0, 0)[0] is True  # no targets: every incident of the workspace
+    assert decide(doc, integ(targets=["203.0.113.0/24"]), 0, 0).wanted is True
+    assert decide(doc, integ(targets=["198.51.100.0/24"]), 0, 0).wanted is None
+    assert decide(doc, integ(), 0, 0).wanted is True  # no targets: every incident of the workspace
 
 
 def test_kept_while_another_incident_of_the_workspace_is_active():
@@ -46,28 +57,28 @@ def test_kept_while_another_incident_of_the_workspace_is_active():
 def test_hold_down_then_withdraw():
     doc = doc_with([], quiet_since=1000)
     integration(doc, "edge")["active"] = True
-    assert decide(doc, integ(), 1010, 60)[0] is True
-    assert decide(doc, integ(), 1061, 60)[0] is False
+    assert decide(doc, integ(), 1010, 60).wanted is True
+    assert decide(doc, integ(), 1061, 60).wanted is False
 
 
 def test_a_crashed_activation_counts_as_on():
     doc = doc_with([], quiet_since=1)
     integration(doc, "edge")["pending"] = {"action": "activate", "snapshot": {"advertised": False}}
-    assert decide(doc, integ(), 100, 0)[0] is False
+    assert decide(doc, integ(), 100, 0).wanted is False
 
 
 def test_pinned_and_forced_off_and_manual_only():
     doc = doc_with([("A", None)])
     integration(doc, "edge")["pinned"] = True
-    assert decide(doc, integ(), 0, 0)[0] is True
+    assert decide(doc, integ(), 0, 0).wanted is True
     integration(doc, "edge").update(pinned=False, forced_off=True, active=True)
-    assert decide(doc, integ(), 0, 0)[0] is False
-    assert decide(doc, integ(name="manual", auto=False), 0, 0)[0] is None
+    assert decide(doc, integ(), 0, 0).wanted is False
+    assert decide(doc, integ(name="manual", auto=False), 0, 0).wanted is None
 
 
 def test_other_workspaces_do_not_count():
     doc = doc_with([("A", None)], ws="staging")
-    assert decide(doc, integ(ws="default"), 0, 0)[0] is None
+    assert decide(doc, integ(ws="default"), 0, 0).wanted is None
 
 
 @pytest.mark.parametrize("incident, message", [
@@ -84,13 +95,13 @@ def test_bad_incidents(incident, message):
 def test_inventory_validation_names_host_and_option():
     integrations, errors = load_integrations({
         "a": {"scrubbing_provider": "cloudflare_magic_transit",
-              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2", "state": "active"}},
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": ACCOUNT, "prefix_id": PREFIX, "state": "active"}},
         "b": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": "oops"},
         "c": {"scrubbing_provider": "cloudflare_magic_transit",
-              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2"},
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": ACCOUNT, "prefix_id": PREFIX},
               "scrubbing_targets": ["not-an-ip"]},
         "d": {"scrubbing_provider": "cloudflare_magic_transit",
-              "scrubbing_options": {"api_token": "x" * 8, "account_id": "1", "prefix_id": "2"},
+              "scrubbing_options": {"api_token": "x" * 8, "account_id": ACCOUNT, "prefix_id": PREFIX},
               "scrubbing_auto": "yes"},
         "e": {},
     })

@@ -1,0 +1,395 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""The engine: incidents in, provider calls out, each integration on its own.
+
+A run records its event and *claims* the integrations whose wanted state it must bring about
+(one short ledger transaction). Then every claimed integration goes through its own pipeline,
+in its own thread, never waiting for another integration's provider:
+
+    read + plan  ->  ledger: intent (+ the pre-change snapshot)  ->  provider write (+ wait)
+                 ->  ledger: outcome, claim released
+
+so a hung or rate-limited provider delays nobody else. The run stops waiting at its deadline
+(``scrubbing_deadline``): what is not done then is reported pending with the phase it was in;
+its intent is in the ledger and ``reconcile`` finishes it. When every pipeline is done the run
+re-decides (events may have arrived meanwhile) and loops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
+from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
+from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import claimant, integration_view
+from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+    Decision, decide, manual_withdraw_refusal, ts)
+
+MAX_ROUNDS = 5
+DEFAULT_DEADLINE = 120
+
+
+class Task:
+    """One integration's pipeline in this run."""
+
+    def __init__(self, integ, decision, snapshot):
+        self.integ = integ
+        self.decision = decision
+        self.snapshot = snapshot
+        self.phase = "waiting to start"
+        self.result = None
+        self.thread = None
+
+
+class Orchestrator:
+    def __init__(self, integrations, ledger, check_mode=False, hold_down=0, deadline=DEFAULT_DEADLINE,
+                 event_window=300, clock=time.time, monotonic=time.monotonic, wait_override=None,
+                 operation="run"):
+        self.integrations = {i.name: i for i in integrations}
+        self.ledger = ledger
+        self.check_mode = check_mode
+        self.hold_down = hold_down or 0
+        self.deadline = deadline if deadline and deadline > 0 else DEFAULT_DEADLINE
+        self.event_window = event_window
+        self.clock = clock
+        self.monotonic = monotonic
+        self.wait_override = wait_override
+        self.secrets = sorted({s for i in integrations for s in i.secrets})
+        self.warnings = []
+        self.who = claimant(operation)
+        self._ends_at = None
+
+    # public operations ---------------------------------------------------------------------
+    def incident(self, incident):
+        ws_name = incident["workspace"]
+        notes = []
+
+        def record(book):
+            found, refusal = book.record_event(incident, self.clock(), self.event_window)
+            if refusal:
+                raise InputError("incident", "refused: incident %s (%s): %s" % (incident["id"], incident["status"],
+                                                                                refusal),
+                                 hint="Nothing was recorded or called")
+            notes.extend(found)
+            if incident["status"] == "resolved" and not book.active_incidents(ws_name):
+                book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
+
+        scope = [n for n, i in self.integrations.items() if i.workspace == ws_name]
+        if not scope:
+            known = sorted({i.workspace for i in self.integrations.values()})
+            self.warnings.append("workspace %r has no integration in this inventory (workspaces with integrations: "
+                                 "%s): the incident is recorded but nothing is diverted. A typo in the detector's "
+                                 "URL or the inventory's scrubbing_workspace?" % (ws_name, ", ".join(known) or "none"))
+        report = self._converge(scope, record)
+        self.warnings.extend(notes)
+        report["incident"] = incident
+        report["notes"] = notes
+        return report
+
+    def activate(self, names):
+        self._known(names)
+
+        def pin(book):
+            for name in names:
+                book.integration(name).update(pinned=True, forced_off=False)
+        return self._converge(names, pin)
+
+    def withdraw(self, names, force=False):
+        self._known(names)
+        refused = {}
+
+        def unpin(book):
+            now = self.clock()
+            for name in names:
+                rec = book.integration(name)
+                rec["pinned"] = False
+                refusal = manual_withdraw_refusal(book.doc, self.integrations[name], now, self.hold_down, force)
+                if refusal:
+                    refused[name] = refusal
+                elif force and decide(book.doc, self.integrations[name], now, self.hold_down).incidents:
+                    rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
+        return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
+
+    def reconcile(self):
+        return self._converge(sorted(self.integrations), None)
+
+    def test(self, names):
+        self._known(names)
+
+        def one(name):
+            provider = self.integrations[name].new_provider()
+            try:
+                report = build_test_report(provider)
+            finally:
+                provider.close()
+            report["warnings"] = provider.warnings
+            return self._scrub(report)
+        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": []})
+        return {"integrations": rows, "failed": [n for n, r in rows.items() if not r["ok"]], "changed": False}
+
+    def status(self, live=True):
+        doc = self.ledger.read()
+        live_state = {}
+        if live:
+            def one(name):
+                integ = self.integrations[name]
+                rec = integration_view(doc, name)
+                provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
+                try:
+                    state = provider.read()
+                    said = provider.is_active(state)
+                    describe = getattr(provider, "describe", None)
+                    return {"active": said, "error": None, "says": describe(state) if describe else None}
+                except ProviderError as exc:
+                    return {"active": None, "error": self._scrub(str(exc)), "says": None}
+                finally:
+                    provider.close()
+            live_state = self._bounded(sorted(self.integrations), one,
+                                       lambda name, why: {"active": None, "error": why, "says": None})
+        rows = []
+        for name in sorted(set(self.integrations) | set(doc["integrations"])):
+            rec = integration_view(doc, name)
+            integ = self.integrations.get(name)
+            live_row = live_state.get(name, {})
+            rows.append({
+                "integration": name,
+                "provider": integ.provider if integ else rec["provider"],
+                "workspace": integ.workspace if integ else rec["workspace"],
+                "active": rec["active"],
+                "provider_active": live_row.get("active"),
+                "provider_says": live_row.get("says"),
+                "since": rec["since"],
+                "incidents": rec["incidents"],
+                "targets": rec.get("targets") or [],
+                "pinned": rec["pinned"],
+                "pending": (rec.get("pending") or {}).get("action"),
+                "last_error": rec["last_error"] or live_row.get("error"),
+                "in_inventory": integ is not None,
+            })
+        workspaces = {name: {"active_incidents": sorted(i for i, r in ws.get("incidents", {}).items()
+                                                        if r.get("status") == "active"),
+                             "quiet_since": ws.get("quiet_since")}
+                      for name, ws in doc["workspaces"].items()}
+        return {"rows": rows, "workspaces": workspaces, "changed": False, "failed": []}
+
+    # the run -------------------------------------------------------------------------------
+    def _converge(self, scope, event, force_state=None, refused=None):
+        self._ends_at = self.monotonic() + self.deadline
+        force_state = dict(force_state or {})
+        refused = refused if refused is not None else {}
+        results = {}
+        done_keys = {}
+        for rounds in range(1, MAX_ROUNDS + 1):
+            with self._txn() as book:
+                if event is not None:
+                    event(book)
+                    event = None
+                tasks = self._claim(book, scope, force_state, refused, results, done_keys)
+            if not tasks:
+                break
+            force_state = {}
+            finished = self._run(tasks)
+            for task in tasks:
+                results[task.integ.name] = task.result
+                if task.result and not task.result.get("failed"):
+                    done_keys[task.integ.name] = task.decision.key()
+            if not finished or self.check_mode or rounds == MAX_ROUNDS:
+                break
+        for name, message in refused.items():
+            results[name] = {"integration": name, "action": "none", "changed": False, "failed": True,
+                             "msg": message}
+        failed = sorted(n for n, r in results.items() if r.get("failed"))
+        return {"integrations": results, "changed": any(r.get("changed") for r in results.values()),
+                "failed": failed}
+
+    def _claim(self, book, scope, force_state, refused, results, done_keys):
+        now = self.clock()
+        tasks = []
+        for name in scope:
+            if name in refused:
+                continue
+            integ = self.integrations[name]
+            rec = book.integration(name)
+            rec.update(provider=integ.provider, workspace=integ.workspace)
+            if name in force_state:
+                wanted = force_state[name]
+                decision = Decision(wanted, "manual activation" if wanted else "manual withdrawal",
+                                    targets=None if not integ.per_target else ([] if not wanted else None))
+            else:
+                decision = decide(book.doc, integ, now, self.hold_down)
+            if decision.wanted is None:
+                results.setdefault(name, {"integration": name, "provider": integ.provider, "action": "none",
+                                          "changed": False, "active": rec["active"], "reason": decision.reason})
+                continue
+            if results.get(name, {}).get("failed") and name not in force_state:
+                continue  # failed in this run already; reconcile retries it
+            if done_keys.get(name) == decision.key() and not rec.get("pending"):
+                continue  # converged by this run already
+            if not self.check_mode and not book.claim(name, self.who, now):
+                results.setdefault(name, {"integration": name, "provider": integ.provider, "action": "none",
+                                          "changed": False, "active": rec["active"],
+                                          "reason": "another run is changing it now (%s pid %s)" % (
+                                              (rec.get("claim") or {}).get("host"),
+                                              (rec.get("claim") or {}).get("pid"))})
+                continue
+            snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
+            tasks.append(Task(integ, decision, snapshot))
+        return tasks
+
+    def _run(self, tasks):
+        """Start every pipeline; wait for all of them, at most until the deadline. True if all finished."""
+        for task in tasks:
+            # daemon threads: a provider still hanging at the deadline must not keep the run alive
+            task.thread = threading.Thread(target=self._pipeline, args=(task,), daemon=True,
+                                           name="ddos-scrubbing-" + task.integ.name)
+            task.thread.start()
+        finished = True
+        for task in tasks:
+            task.thread.join(max(0.0, self._ends_at - self.monotonic()))
+            if task.thread.is_alive():
+                finished = False
+                task.result = self._pending(task)
+        return finished
+
+    def _pipeline(self, task):
+        integ, decision = task.integ, task.decision
+        name = integ.name
+        wanted = bool(decision.wanted)
+        _http.set_deadline(self._ends_at)
+        provider = integ.new_provider(self._per_target_params(integ, decision.targets))
+        plan = after = None
+        written = False
+        try:
+            task.phase = "reading %s" % integ.provider
+            plan = plan_change(provider, "active" if wanted else "inactive", task.snapshot)
+            if plan.changed and not self.check_mode:
+                task.phase = "recording the intent"
+                with self._txn() as book:
+                    rec = book.integration(name)
+                    book.write_intent(name, "activate" if wanted else "withdraw",
+                                      plan.snapshot if wanted else rec["snapshot"], self.clock())
+                task.phase = "writing to %s" % integ.provider
+                wait = self.wait_override if self.wait_override is not None else provider.params.get("wait", True)
+                after = execute(plan, wait=wait, wait_timeout=provider.params.get("wait_timeout", 300),
+                                wait_sleep=provider.params.get("wait_sleep"))
+                written = True
+            task.phase = "recording the outcome"
+            if not self.check_mode:
+                with self._txn() as book:
+                    book.record_success(name, wanted, plan.snapshot, plan.changed, self.clock(),
+                                        decision.incidents, decision.targets)
+                    book.release(name)
+            task.result = self._success(task, provider, plan, after)
+        except Exception as exc:  # a provider bug must not kill the other integrations
+            error = exc if isinstance(exc, ProviderError) else ProviderError(
+                integ.provider, "unexpected error: %r" % exc)
+            task.result = self._failure(task, provider, error, landed=written)
+            if not self.check_mode:
+                self._note_failure(name, task.result["msg"])
+        finally:
+            provider.close()
+
+    def _note_failure(self, name, message):
+        try:
+            with self._txn() as book:
+                book.record_failure(name, message, self.clock())
+                book.release(name)
+        except ProviderError:
+            # the ledger itself failed (disk full, database gone): the claim dies with this run
+            self.ledger.drop_claim(name)
+
+    # results ------------------------------------------------------------------------------------
+    def _success(self, task, provider, plan, after):
+        integ, decision = task.integ, task.decision
+        result = plan.result(after, check_mode=self.check_mode)
+        row = {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+               "action": ("activate" if decision.wanted else "withdraw") if plan.changed else "none",
+               "wanted": bool(decision.wanted), "changed": plan.changed, "active": result["active"],
+               "reason": decision.reason, "before": result["before"], "after": result["after"],
+               "snapshot": result["snapshot"], "api_calls": len(provider.api_calls()),
+               "warnings": provider.warnings, "failed": False}
+        if decision.targets is not None:
+            row["targets"] = decision.targets
+        return self._scrub(row)
+
+    def _failure(self, task, provider, error, landed=False):
+        integ, decision = task.integ, task.decision
+        message = self._scrub(str(error))
+        if landed:
+            message = ("the %s write LANDED (%s) but the outcome could not be recorded: %s" % (
+                integ.provider, "activated" if decision.wanted else "withdrawn", message))
+        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+                "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
+                "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
+                "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
+
+    def _pending(self, task):
+        integ = task.integ
+        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+                "action": "activate" if task.decision.wanted else "withdraw", "wanted": bool(task.decision.wanted),
+                "changed": False, "failed": True, "pending": True, "reason": task.decision.reason,
+                "msg": "pending: not done within scrubbing_deadline=%ss (still %s); the other integrations did not "
+                       "wait for it. Run the reconcile playbook to finish it" % (self.deadline, task.phase)}
+
+    # helpers ------------------------------------------------------------------------------------
+    def _per_target_params(self, integ, targets, doc=None):
+        if not integ.per_target:
+            return None
+        attacks = {}
+        source = doc if doc is not None else None
+        if source is None:
+            try:
+                source = self.ledger.read()
+            except ProviderError:
+                source = {"workspaces": {}}
+        for inc in (source["workspaces"].get(integ.workspace) or {}).get("incidents", {}).values():
+            if inc.get("status") == "active" and inc.get("target") in (targets or []):
+                attacks.setdefault(inc["target"], inc.get("attack"))
+        return {"targets": list(targets or []), "target_attacks": attacks}
+
+    def _bounded(self, names, func, on_timeout):
+        """Run ``func(name)`` for every name in parallel threads, until the deadline."""
+        self._ends_at = self.monotonic() + self.deadline
+        out = {}
+
+        def one(name):
+            _http.set_deadline(self._ends_at)
+            try:
+                out[name] = func(name)
+            except Exception as exc:  # pylint: disable=broad-except
+                out[name] = on_timeout(name, self._scrub("unexpected error: %r" % exc))
+        threads = [threading.Thread(target=one, args=(n,), daemon=True) for n in names]
+        for thread in threads:
+            thread.start()
+        for name, thread in zip(names, threads):
+            thread.join(max(0.0, self._ends_at - self.monotonic()))
+            if thread.is_alive():
+                out[name] = on_timeout(name, "no answer within scrubbing_deadline=%ss" % self.deadline)
+        return {n: out[n] for n in names}
+
+    def _txn(self):
+        return self.ledger.transaction(dry_run=self.check_mode)
+
+    def _known(self, names):
+        unknown = [n for n in names if n not in self.integrations]
+        if unknown:
+            raise InputError("scrubbing", "unknown integration(s): %s" % ", ".join(unknown),
+                             hint="Use inventory hosts of the group scrubbing_integrations")
+
+    def _scrub(self, value):
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        return value
+
+
+__all__ = ["Orchestrator", "ts"]

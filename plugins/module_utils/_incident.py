@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""The incident event as the playbooks accept it: strict shapes, checked before anything is recorded.
+
+Events come from the network (a webhook, an AWX launch): every field has a small, fixed shape,
+and whatever does not fit is refused with a message naming the field — never recorded, never a
+crash, and never silently the default workspace.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
+
+# ids, workspaces, sources: what detectors use (FastNetMon ids, Flowtriq numbers, UUIDs, names)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+STATUSES = ("started", "resolved")
+KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details")
+ATTACK_FIELDS = ("family", "protocol", "ports", "sources")
+EXAMPLE = "{id: A1, status: started, workspace: default, target: 203.0.113.7}"
+MAX_DETAILS = 8192  # characters of free-form details kept in the ledger
+
+
+def _refuse(message):
+    return InputError("incident", "refused: " + message, hint="Nothing was recorded or called. The event "
+                      "shape is %s (docs/detectors.md)" % EXAMPLE)
+
+
+def _name(incident, field, required=True, default=None):
+    value = incident.get(field)
+    if value is None or value == "":
+        if required and default is None:
+            raise _refuse("incident.%s is missing" % field)
+        if value == "" and field == "workspace":
+            raise _refuse("incident.workspace is empty; leave it out for the default workspace")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _refuse("incident.%s must be a string, got %s" % (field, type(value).__name__))
+    value = str(value)
+    if not NAME_PATTERN.fullmatch(value):
+        raise _refuse("incident.%s %s is not a name of letters, digits and _.:@- (at most 128, starting with a "
+                      "letter or digit)" % (field, _show(value)))
+    return value
+
+
+def parse_timestamp(value):
+    """Epoch seconds from an ISO-8601 string or a number; None when absent."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise _refuse("incident.timestamp must be ISO-8601 or epoch seconds, got %r" % (value,))
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise _refuse("incident.timestamp %s is not ISO-8601 (2026-12-01T21:00:00Z) nor epoch seconds"
+                          % _show(text))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+        return stamp.timestamp()
+    raise _refuse("incident.timestamp must be ISO-8601 or epoch seconds, got %s" % type(value).__name__)
+
+
+def _attack(value):
+    if value in (None, {}):
+        return None
+    if not isinstance(value, dict):
+        raise _refuse("incident.attack must be a dict of %s" % ", ".join(ATTACK_FIELDS))
+    unknown = sorted(set(value) - set(ATTACK_FIELDS))
+    if unknown:
+        raise _refuse("incident.attack has unknown field(s) %s (known: %s)" % (", ".join(unknown),
+                                                                              ", ".join(ATTACK_FIELDS)))
+    attack = {}
+    for field in ("family", "protocol"):
+        if value.get(field) not in (None, ""):
+            attack[field] = _name(value, field).lower()
+    ports = value.get("ports") or []
+    if not isinstance(ports, list) or not all(
+            not isinstance(p, bool) and str(p).isdigit() and 0 < int(p) < 65536 for p in ports):
+        raise _refuse("incident.attack.ports must be a list of port numbers (1-65535)")
+    if ports:
+        attack["ports"] = sorted({int(p) for p in ports})[:32]
+    sources = value.get("sources") or []
+    if not isinstance(sources, list):
+        raise _refuse("incident.attack.sources must be a list of IP addresses or CIDRs")
+    try:
+        nets = sorted({str(ipaddress.ip_network(str(s), strict=False)) for s in sources})
+    except ValueError:
+        raise _refuse("incident.attack.sources must be a list of IP addresses or CIDRs")
+    if nets:
+        attack["sources"] = nets[:64]
+    return attack or None
+
+
+def validate_incident(incident):
+    """Check the ``incident`` extra var; return it normalised, or raise InputError."""
+    if not isinstance(incident, dict):
+        raise _refuse("the incident variable must be a dict like %s" % EXAMPLE)
+    status = incident.get("status")
+    if status not in STATUSES:
+        raise _refuse("incident.status must be 'started' or 'resolved', got %s" % _show(status))
+    target = incident.get("target")
+    if target in (None, ""):
+        target = None
+    else:
+        try:
+            target = str(ipaddress.ip_network(str(target), strict=False)) if "/" in str(target) else str(
+                ipaddress.ip_address(str(target)))
+        except ValueError:
+            raise _refuse("incident.target %s is not an IP address or CIDR" % _show(target))
+    details = incident.get("details") or {}
+    if not isinstance(details, dict):
+        raise _refuse("incident.details must be a dict")
+    # whatever else a detector sent is kept as data beside the details (DESIGN: "id, status, ..., …")
+    details = dict(details, **{str(k): v for k, v in incident.items() if k not in KNOWN_FIELDS})
+    if len(repr(details)) > MAX_DETAILS:
+        raise _refuse("incident.details is larger than %d characters" % MAX_DETAILS)
+    delivery = incident.get("delivery")
+    if delivery not in (None, "") and (not isinstance(delivery, str) or len(delivery) > 256):
+        raise _refuse("incident.delivery must be a string of at most 256 characters")
+    return {
+        "id": _name(incident, "id"),
+        "status": status,
+        "workspace": _name(incident, "workspace", default="default"),
+        "target": target,
+        "source": _name(incident, "source", required=False, default=None),
+        "timestamp": parse_timestamp(incident.get("timestamp")),
+        "delivery": delivery or None,
+        "attack": _attack(incident.get("attack")),
+        "details": details,
+    }
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

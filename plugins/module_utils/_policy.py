@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""When must an integration be on? The whole policy, as pure functions of the ledger document.
+
+- An automatic integration is on while an active incident of its workspace needs it (its
+  target inside ``scrubbing_targets``, when set), and stays on while *any* incident of the
+  workspace is active, then for the hold-down once the workspace is quiet.
+- A manual activation pins it on until a manual withdrawal; a manual withdrawal of something
+  an incident needs is refused unless forced, and a forced one stays off until the workspace
+  is quiet.
+- The per-target mechanisms (BGP) hold one route per attacked address inside their
+  ``owned_prefixes``: exactly the targets of the workspace's active incidents, each kept for
+  the hold-down after its last incident resolved.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import active_incidents, integration_view
+
+
+class Decision:
+    """``wanted``: True = must be on, False = must be withdrawn, None = leave it alone."""
+
+    def __init__(self, wanted, reason, incidents=(), targets=None):
+        self.wanted = wanted
+        self.reason = reason
+        self.incidents = sorted(incidents)
+        self.targets = targets  # per-target mechanisms: the sorted addresses to hold, else None
+
+    def key(self):
+        """What a converged run has achieved: the same key twice needs no second write."""
+        return (self.wanted, tuple(self.targets) if self.targets is not None else None)
+
+    def __iter__(self):  # (wanted, reason, incidents), as the decision table's tests read it
+        return iter((self.wanted, self.reason, self.incidents))
+
+
+def recorded_active(rec):
+    """Did we (or a run that died mid-write) switch this integration on?"""
+    return bool(rec["active"] or (rec.get("pending") or {}).get("action") == "activate")
+
+
+def decide(doc, integ, now, hold_down):
+    rec = integration_view(doc, integ.name)
+    was_on = recorded_active(rec)
+    incidents = active_incidents(doc, integ.workspace)
+    if integ.per_target:
+        return _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down)
+    if rec["pinned"]:
+        return Decision(True, "pinned by a manual activation")
+    if rec["forced_off"]:
+        return Decision(False if was_on else None, "withdrawn by hand with force while incidents are active")
+    if not integ.auto:
+        return Decision(None, "scrubbing_auto is false")
+    needing = [i for i, r in incidents.items() if integ.covers(r.get("target"))]
+    if needing:
+        return Decision(True, "needed by incident %s" % ", ".join(sorted(needing)), needing)
+    if not was_on:
+        return Decision(None, "no incident needs it")
+    if incidents:
+        return Decision(True, "kept: incident %s of workspace %s still active" % (
+            ", ".join(sorted(incidents)), integ.workspace), incidents)
+    quiet_since = (doc["workspaces"].get(integ.workspace) or {}).get("quiet_since") or 0
+    if hold_down and now < quiet_since + hold_down:
+        return Decision(True, "kept: workspace %s quiet since %s, hold-down until %s" % (
+            integ.workspace, ts(quiet_since), ts(quiet_since + hold_down)))
+    return Decision(False, "workspace %s has no active incident" % integ.workspace)
+
+
+def owned_networks(integ):
+    nets = []
+    for item in integ.options.get("owned_prefixes") or []:
+        try:
+            nets.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            continue  # the provider's own validation names it
+    return nets
+
+
+def inside(target, nets):
+    try:
+        net = ipaddress.ip_network(target, strict=False)
+    except ValueError:
+        return False
+    return any(net.version == n.version and net.subnet_of(n) for n in nets)
+
+
+def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
+    owned = owned_networks(integ)
+    holding = {}  # target -> incident ids holding it
+    if integ.auto and not rec["forced_off"]:
+        for incident_id, inc in incidents.items():
+            target = inc.get("target")
+            if target and integ.covers(target) and inside(target, owned):
+                holding.setdefault(target, []).append(incident_id)
+    kept = []
+    if hold_down:
+        resolved = (doc["workspaces"].get(integ.workspace) or {}).get("incidents", {})
+        for inc in resolved.values():
+            target = inc.get("target")
+            if (inc.get("status") == "resolved" and target in (rec.get("targets") or []) and target not in holding
+                    and now < (inc.get("resolved_at") or 0) + hold_down):
+                kept.append(target)
+    targets = sorted(set(holding) | set(kept))
+    ids = sorted({i for ids in holding.values() for i in ids})
+    if targets:
+        reason = "routes for %s" % ", ".join(
+            "%s (incident %s)" % (t, ", ".join(sorted(holding[t]))) if t in holding else "%s (hold-down)" % t
+            for t in targets)
+        return Decision(True, reason, ids, targets)
+    if rec["pinned"]:
+        return Decision(None, "pinned by a manual activation, but no active incident targets an owned prefix")
+    if was_on:
+        return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
+                        % integ.workspace, targets=[])
+    return Decision(None, "no incident targets an address in owned_prefixes")
+
+
+def manual_withdraw_refusal(doc, integ, now, hold_down, force):
+    """Why a manual withdrawal must not go ahead (None: go ahead). With ``force`` it goes ahead."""
+    decision = decide(doc, integ, now, hold_down)
+    if not (decision.wanted and decision.incidents) or force:
+        return None  # nothing active needs it (a hold-down does not block a manual withdrawal)
+    return ("not withdrawn: %s. Run the withdraw playbook with -e force=true to withdraw it anyway"
+            % decision.reason)
+
+
+def ts(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else "-"
