@@ -24,6 +24,7 @@ by ``reconcile`` without losing the real pre-incident snapshot).
 from __future__ import annotations
 
 import copy
+import json
 import time
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
@@ -266,9 +267,17 @@ def wait_for(provider, done, wait_timeout, wait_sleep=None, clock=time.monotonic
         if done(current):
             return current
         if clock() >= deadline:
+            # The last state read says what the provider is stuck on (a pending task, a status).
             raise ProviderError(
                 provider.name,
-                "the change was accepted but %s %s within wait_timeout=%ss" % (provider.title, what, wait_timeout),
+                "the change was accepted but %s %s within wait_timeout=%ss; last state read: %s"
+                % (provider.title, what, wait_timeout, _brief(current)),
                 hint="Raise wait_timeout, or run again later: the run is idempotent and will only "
                      "wait for what is still pending")
         provider.sleep(sleep_for)
+
+
+def _brief(state, limit=600):
+    """A provider state as one short line for a message (sorted keys, cut at ``limit``)."""
+    text = json.dumps(state, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."

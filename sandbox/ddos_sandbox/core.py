@@ -3,8 +3,14 @@
 Every provider simulator lives under its own path prefix, so a client's ``api_url`` is
 ``http://127.0.0.1:PORT/<prefix>``. Around the simulators the server adds what the tests
 and rehearsals need: a log of every request received (with the spec violations found in
-it), fault injection (status codes with headers, slow answers, connection resets), a
-global latency, and a control API under ``/_sandbox/``.
+it), fault injection (status codes with headers, slow answers, connection resets, requests
+held until the test releases them, stale reads), a global latency, and a control API under
+``/_sandbox/``.
+
+TEST FACILITIES, NOT PROVIDER BEHAVIOUR: everything in this file (faults, holds, stale reads,
+latency, the log and the control API) exists so tests can put a client in a chosen situation.
+No real provider offers any of it; what a provider does is in ``providers/`` and traces to
+REFERENCE.md or the spec files.
 """
 
 from __future__ import annotations
@@ -149,10 +155,20 @@ def _unquote(value):
 
 
 class Fault:
-    """One injected fault; matches by provider, method and a path regex, ``count`` times."""
+    """One injected fault (a test facility); matches by provider, method and a path regex,
+    ``count`` times (a negative count: every time).
+
+    ``hold``: the request waits, before the simulator sees it, until the test calls
+    ``release(name)`` (``drop=True``: it is then never applied and the connection is reset, as
+    if it had never reached the provider). ``hold_response``: the simulator applies it, then
+    the answer waits for ``release(name)``. Either way a test can kill the client at a known
+    point. ``stale``: reads (not writes) are answered with the first answer the simulator gave
+    to that same read while the fault is active, so a change never shows up (a wait loop
+    times out) -- an assumed behaviour of eventually consistent APIs, exaggerated for tests.
+    """
 
     def __init__(self, provider=None, method=None, path=None, status=None, headers=None, body=None,
-                 count=1, delay=0.0, reset=False):
+                 count=1, delay=0.0, reset=False, hold=False, hold_response=False, name=None, stale=False):
         self.provider = provider
         self.method = method.upper() if method else None
         self.path = re.compile(path) if path else None
@@ -162,14 +178,27 @@ class Fault:
         self.count = count
         self.delay = float(delay or 0)
         self.reset = bool(reset)
+        self.hold = bool(hold)
+        self.hold_response = bool(hold_response)
+        self.name = name or "hold"
+        self.stale = bool(stale)
+        self.stale_answers = {}  # (method, raw path, body) -> the first Response to that read
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.drop = False
 
-    def matches(self, provider, method, path):
+    def matches(self, provider, method, path, write=True):
         return (self.count != 0
+                and not (self.stale and write)
                 and (self.provider in (None, provider))
                 and (self.method in (None, method))
                 and (self.path is None or self.path.search(path)))
 
     def describe(self):
+        if self.hold or self.hold_response:
+            return "held (%s)" % self.name
+        if self.stale:
+            return "stale read"
         if self.reset:
             return "reset"
         if self.status:
@@ -192,6 +221,8 @@ class Sandbox:
     def reset(self, scenario=None):
         with self.lock:
             self.log.clear()
+            for fault in self.faults:  # no request stays parked across tests
+                fault.released.set()
             self.faults.clear()
             self.latency = 0.0
         for sim in self.simulators.values():
@@ -203,6 +234,22 @@ class Sandbox:
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def wait_held(self, name, timeout=60.0):
+        """Block until a request caught by the hold fault ``name`` is parked; False on timeout."""
+        return any(f.arrived.wait(timeout) for f in self._holds(name))
+
+    def release(self, name, drop=False):
+        """Let the requests parked by the hold fault ``name`` go on (``drop``: discard them)."""
+        holds = self._holds(name)
+        for fault in holds:
+            fault.drop = drop
+            fault.released.set()
+        return len(holds)
+
+    def _holds(self, name):
+        with self.lock:
+            return [f for f in self.faults if (f.hold or f.hold_response) and f.name == name]
 
     def requests(self, provider=None, writes_only=False):
         with self.lock:
@@ -258,7 +305,7 @@ class Sandbox:
         if sim is None:
             return Response(404, {"error": "no simulated provider at %s" % path}), None
         sub_path = path[len(sim.prefix):] or "/"
-        fault = self._take_fault(sim.name, method, sub_path)
+        fault = self._take_fault(sim.name, method, sub_path, sim.is_write(method, headers))
         if self.latency:
             time.sleep(self.latency)
         entry = {"provider": sim.name, "method": method, "path": sub_path, "raw_path": raw_path,
@@ -266,6 +313,17 @@ class Sandbox:
                  "body": _loggable(body, headers.get("Content-Type", "")), "write": sim.is_write(method, headers),
                  "time": time.time(), "spec_errors": [], "fault": fault.describe() if fault else None}
         if fault is not None:
+            if fault.hold and not self._park(fault):
+                entry["status"] = None
+                self._record(entry)
+                return None, entry
+            if fault.stale:
+                key = (method, raw_path, body)
+                if key in fault.stale_answers:
+                    resp = fault.stale_answers[key]
+                    entry["status"] = resp.status
+                    self._record(entry)
+                    return resp, entry
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.reset:
@@ -297,9 +355,23 @@ class Sandbox:
             except Exception as exc:  # a simulator bug answers 500 and is logged, never a hang-up
                 entry["spec_errors"] = ["simulator error: %r" % exc]
                 resp = sim.fail(HttpError(500, "simulator error: %r" % exc))
+        if fault is not None and fault.stale:
+            fault.stale_answers[(method, raw_path, body)] = resp
+        if fault is not None and fault.hold_response and not self._park(fault):
+            entry["status"] = None  # applied, but the client never learns the outcome
+            self._record(entry)
+            return None, entry
         entry["status"] = resp.status
         self._record(entry)
         return resp, entry
+
+    @staticmethod
+    def _park(fault, limit=300.0):
+        """Wait for the test to release a held request; False when it is to be dropped.
+        ``limit`` only bounds a test that forgot to release (the thread must end)."""
+        fault.arrived.set()
+        fault.released.wait(limit)
+        return not fault.drop
 
     def _simulator_for(self, path):
         best = None
@@ -309,10 +381,10 @@ class Sandbox:
                     best = sim
         return best
 
-    def _take_fault(self, provider, method, path):
+    def _take_fault(self, provider, method, path, write):
         with self.lock:
             for fault in self.faults:
-                if fault.matches(provider, method, path):
+                if fault.matches(provider, method, path, write):
                     fault.count -= 1
                     return fault
         return None
@@ -337,11 +409,21 @@ class Sandbox:
         if path == "/_sandbox/faults":
             if method == "DELETE":
                 with self.lock:
+                    for fault in self.faults:
+                        fault.released.set()
                     self.faults.clear()
                 return Response(204), None
             for spec in data if isinstance(data, list) else [data]:
                 self.add_fault(**spec)
             return Response(201, {"faults": len(self.faults)}), None
+        if path == "/_sandbox/holds":
+            # GET: which hold faults have parked a request; POST {"name", "drop"}: release them.
+            if method == "POST":
+                return Response(200, {"released": self.release(data.get("name", "hold"), bool(data.get("drop")))}), None
+            with self.lock:
+                holds = [{"name": f.name, "arrived": f.arrived.is_set(), "released": f.released.is_set()}
+                         for f in self.faults if f.hold or f.hold_response]
+            return Response(200, holds), None
         if path == "/_sandbox/config":
             if "latency" in data:
                 self.latency = float(data["latency"])

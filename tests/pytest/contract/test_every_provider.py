@@ -1,0 +1,203 @@
+"""One contract, eight mechanisms: every provider module, run as a user runs it
+(``ansible-playbook``), through every failure path the shared layers promise to handle.
+
+- a rejected credential (401, or the provider's equivalent) is never retried and never echoed;
+- 429 and 5xx are retried within the ``retries`` budget, attempts counted in the request log;
+- a change that never shows up fails after ``wait_timeout`` with the provider's last state;
+- check mode writes nothing; diff mode shows the user the diff, and outside diff mode no diff
+  is returned;
+- the value of every credential option is absent from all output at ``-vvvv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import VENV_BIN, ansible_env
+
+
+class Case:
+    """What the contract needs to know of one provider: its module, its sandbox simulator, the
+    module options for the sandbox's demo object, and how the provider rejects a credential."""
+
+    def __init__(self, module, sim, options, bad_credential, rejected_status, async_apply=None, throttled=None):
+        self.module = module
+        self.sim = sim
+        self.options = options              # sandbox API URL -> module options
+        self.bad_credential = bad_credential  # (option, a value the provider rejects)
+        self.rejected_status = rejected_status
+        self.async_apply = async_apply      # how to make a change never show up (default: stale reads)
+        self.throttled = throttled          # the provider's 429 body, when its client reads the code
+
+    def __repr__(self):
+        return self.module
+
+
+def hetzner_never_done(sandbox):
+    # Robot answers the POST "in process" and stays so while apply_delay runs (REFERENCE.md).
+    sandbox.simulators["hetzner"].apply_delay = 3600
+
+
+CASES = [
+    Case("cloudflare_magic_transit", "cloudflare", lambda url: dict(
+        api_url=url, api_token="sandbox-cf-token-rw", account_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        prefix_id="1f2e3d4c5b6a79880716253443526170"), ("api_token", "cf-SECRET-rejected-0001"), 401),
+    Case("cloudflare_under_attack", "cloudflare", lambda url: dict(
+        api_url=url, api_token="sandbox-cf-token-rw", zone_name="example.test"),
+        ("api_token", "cf-SECRET-rejected-0002"), 401),
+    Case("digitalocean_firewall", "digitalocean", lambda url: dict(
+        api_url=url, api_token="sandbox-do-token-rw", firewall_id="6f3c2a4e-1b7d-4e59-9a0c-2d8e4f6a1b3c"),
+        ("api_token", "do-SECRET-rejected-0003"), 401),
+    Case("hetzner_firewall", "hetzner", lambda url: dict(
+        api_url=url, robot_user="#ws+sandbox", robot_password="sandbox-robot-password", server_number=321),
+        ("robot_password", "robot-SECRET-rejected-0004"), 401, async_apply=hetzner_never_done),
+    Case("linode_firewall", "linode", lambda url: dict(
+        api_url=url, api_token="sandbox-linode-token-rw", firewall_id=10101,
+        allow=[{"protocol": "tcp", "ports": "22", "sources": ["0.0.0.0/0", "::/0"]}]),
+        ("api_token", "linode-SECRET-rejected-0005"), 401),
+    Case("ovh_mitigation", "ovh", lambda url: dict(
+        api_url=url, application_key="sandbox-ovh-app-key", application_secret="sandbox-ovh-app-secret",
+        consumer_key="sandbox-ovh-consumer-key", ip="203.0.113.10", ip_block="203.0.113.0/24"),
+        ("consumer_key", "ovh-SECRET-rejected-0006"), 403),
+    Case("vultr_firewall", "vultr", lambda url: dict(
+        api_url=url, api_key="sandbox-vultr-key", firewall_group_id="cb676a46-66fd-4dfb-b839-443f2e6c0b60"),
+        ("api_key", "vultr-SECRET-rejected-0007"), 401),
+    Case("aws_shield", "aws_shield", lambda url: dict(
+        endpoint_url=url, aws_access_key_id="AKIDSANDBOXSHIELD01", aws_secret_access_key="sandbox-aws-secret-key",
+        session_token="sandbox-aws-SECRET-session-token",
+        resource_arns=["arn:aws:cloudfront::123456789012:distribution/E2SANDBOX1"]),
+        ("aws_access_key_id", "AKIDSECRETREJECTED08"), 400,
+        # botocore retries a 429 by its error code (REFERENCE.md: Shield throttles with ThrottlingException)
+        throttled={"__type": "ThrottlingException", "message": "Rate exceeded"}),
+]
+# Cloudflare Under Attack has no wait loop: the PATCH answer is the applied setting.
+WAITING = [c for c in CASES if c.module != "cloudflare_under_attack"]
+
+
+def credentials(case, options):
+    """The value of every no_log option of the provider, as given."""
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+
+    cls = provider_class(case.module)
+    return [str(options[k]) for k, spec in cls.options.items() if spec.get("no_log") and options.get(k)]
+
+
+def play(tmp_path, case, options, check=False, diff=False, verbosity=0):
+    """Run the module in a one-task playbook; return (registered result, all output)."""
+    saved = tmp_path / "result.json"
+    playbook = tmp_path / "contract.yml"
+    task = {"name": "contract", "ddos.scrubbing." + case.module: options, "register": "contract_result",
+            "ignore_errors": True}
+    keep = {"name": "keep the result", "ansible.builtin.copy": {
+        "content": "{{ contract_result | to_json }}", "dest": str(saved), "mode": "0600"}, "check_mode": False,
+        "diff": False}
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task, keep]}]))
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd += ["--check"] if check else []
+    cmd += ["--diff"] if diff else []
+    cmd += ["-" + "v" * verbosity] if verbosity else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    assert saved.exists(), output
+    return json.loads(saved.read_text()), output
+
+
+def base_options(case, sandbox, **extra):
+    options = dict(case.options(sandbox.api_url(case.sim)), wait_sleep=0.05, retries=3)
+    options.update(extra)
+    return options
+
+
+def provider_log(sandbox, case):
+    return sandbox.requests(provider=case.sim)
+
+
+def assert_no_secret(output, secrets):
+    for secret in secrets:
+        assert secret not in output, "a credential value was printed"
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_rejected_credential_is_neither_retried_nor_echoed(sandbox, tmp_path, case):
+    option, bad = case.bad_credential
+    options = base_options(case, sandbox, **{option: bad})
+    result, output = play(tmp_path, case, options, verbosity=4)
+    assert result.get("failed"), result
+    assert str(case.rejected_status) in result["msg"], result["msg"]
+    log = provider_log(sandbox, case)
+    rejected = [e for e in log if e["status"] == case.rejected_status]
+    assert len(rejected) == 1 and log[-1] is rejected[0], "a rejected credential must not be retried: %s" % [
+        (e["method"], e["path"], e["status"]) for e in log]
+    assert [e for e in log if e["write"]] == []
+    assert_no_secret(output, [bad] + credentials(case, options))
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_5xx_is_retried_then_fails_bounded(sandbox, tmp_path, case):
+    sandbox.add_fault(provider=case.sim, status=503, count=-1)
+    result, _output = play(tmp_path, case, base_options(case, sandbox, retries=2))
+    assert result.get("failed")
+    assert "503" in result["msg"], result["msg"]
+    log = provider_log(sandbox, case)
+    assert [e["status"] for e in log] == [503] * 3, [(e["method"], e["path"], e["status"], e["body"]) for e in log]
+    assert len({(e["method"], e["path"]) for e in log}) == 1
+
+
+@pytest.mark.parametrize("case", WAITING, ids=repr)
+def test_wait_timeout_fails_with_the_last_state(sandbox, tmp_path, case):
+    if case.async_apply:
+        case.async_apply(sandbox)
+    else:
+        sandbox.add_fault(provider=case.sim, stale=True, count=-1)
+    result, _output = play(tmp_path, case, base_options(case, sandbox, wait_timeout=1, wait_sleep=0.2))
+    assert result.get("failed"), result
+    assert "within wait_timeout=1s; last state read: {" in result["msg"], result["msg"]
+    log = provider_log(sandbox, case)
+    first_write = next(i for i, e in enumerate(log) if e["write"])
+    reads_after = [e for e in log[first_write + 1:] if not e["write"]]
+    assert len(reads_after) >= 2, "the wait loop must have run more than once"
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_check_mode_diff_mode_and_429_retried(sandbox, tmp_path, case):
+    options = base_options(case, sandbox)
+    plain, output = play(tmp_path, case, options, check=True)
+    assert plain["changed"] and not plain.get("failed"), plain
+    assert "diff" not in plain and "--- before" not in output, "no diff outside diff mode"
+
+    checked, output = play(tmp_path, case, options, check=True, diff=True)
+    assert checked["changed"] and not checked.get("failed"), checked
+    assert [e for e in provider_log(sandbox, case) if e["write"]] == [], "check mode writes nothing"
+    assert_diff_shown(checked, output)
+
+    # The real run: its first two calls answered 429, retried within the budget (retries=3).
+    mark = len(provider_log(sandbox, case))
+    sandbox.add_fault(provider=case.sim, status=429, headers={"Retry-After": "0"}, body=case.throttled, count=2)
+    done, output = play(tmp_path, case, options, diff=True, verbosity=4)
+    assert done["changed"] and done["active"] and not done.get("failed"), done.get("msg")
+    log = provider_log(sandbox, case)[mark:]
+    first = [(e["method"], e["path"], e["status"]) for e in log[:3]]
+    assert [status for _m, _p, status in first[:2]] == [429, 429] and first[2][2] < 300, first
+    assert len({(m, p) for m, p, _s in first}) == 1, "the same call is retried: %s" % first
+    assert [e for e in log if e["write"]], "diff mode still writes"
+    assert_diff_shown(done, output)
+    assert_no_secret(output, credentials(case, options))
+
+
+def assert_diff_shown(result, output):
+    """The printed diff (what the default callback shows with --diff) has - and + lines, and
+    names every top-level field whose scalar value differs between before and after."""
+    assert result["diff"]["before"] == result["before"] and result["diff"]["after"] == result["after"]
+    assert "--- before" in output and "+++ after" in output, output
+    hunk = output[output.index("+++ after"):].splitlines()[1:]
+    minus = [ln for ln in hunk if ln.startswith("-")]
+    plus = [ln for ln in hunk if ln.startswith("+")]
+    assert minus or plus, output
+    for key in set(result["before"]) | set(result["after"]):
+        old, new = result["before"].get(key), result["after"].get(key)
+        if old != new and not isinstance(old, (dict, list)) and not isinstance(new, (dict, list)):
+            assert any('"%s"' % key in ln for ln in minus + plus), "the diff does not show %s:\n%s" % (key, output)
