@@ -14,6 +14,7 @@ Flood start -> first write with a real FastNetMon is printed by the end-to-end t
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import hmac
 import json
@@ -32,7 +33,8 @@ SECRET = "sandbox-flowtriq-secret"
 
 
 def signed_post(url, event_type, incident_id):
-    body = json.dumps({"event_type": event_type, "incident": {"id": incident_id},
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = json.dumps({"event_type": event_type, "timestamp": stamp, "incident": {"id": incident_id},
                        "node": {"ip_address": "203.0.113.7"}}).encode()
     sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     req = urllib.request.Request(url, data=body, method="POST",
