@@ -22,9 +22,9 @@ options:
     type: str
     required: true
   server_ip:
-    description: The server's main IPv4 as shown in Robot. One of O(server_ip) and O(server_number) is required.
+    description: The server's main IPv4 as shown in Robot (an IP address, checked before any call). One of O(server_ip) and O(server_number) is required.
     type: str
   server_number:
-    description: The server number in Robot (preferred).
+    description: The server number in Robot (preferred); a positive integer, checked before any call.
     type: int
 """

@@ -14,6 +14,9 @@ options:
       - What stays reachable during the lockdown; every other inbound rule is removed until withdrawal.
       - Default, when not given, TCP 22 from anywhere (IPv4 and IPv6), so SSH is never locked out.
       - An empty list is refused (it would block SSH too).
+      - Activation and the Test check the provider's limits before any write (Linode 255 addresses per rule, an entry
+        with more becomes several rules, and 25 rules in all; Vultr one rule per source within the group's
+        max_rule_count).
     type: list
     elements: dict
     suboptions:
@@ -26,7 +29,7 @@ options:
         description: A port (V(22)) or a range (V(8000-9000)); omitted means all ports. Not allowed for V(icmp).
         type: str
       sources:
-        description: Source addresses or CIDRs.
+        description: Source addresses or CIDRs (each checked before any call).
         type: list
         elements: str
         default: ["0.0.0.0/0", "::/0"]

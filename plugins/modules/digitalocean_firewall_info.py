@@ -35,7 +35,7 @@ options:
     type: str
     required: true
   firewall_id:
-    description: The firewall's ID (Networking, Firewalls, the firewall; the ID is in the URL).
+    description: The firewall's ID (Networking, Firewalls, the firewall; the ID is in the URL); a UUID, checked before any call.
     type: str
     required: true
 seealso:

@@ -39,7 +39,7 @@ options:
     type: str
     required: true
   firewall_id:
-    description: The firewall's numeric ID (Network, Firewalls, the firewall; the ID is in the URL).
+    description: The firewall's numeric ID (Network, Firewalls, the firewall; the ID is in the URL); a positive integer, checked before any call.
     type: int
     required: true
 seealso:

@@ -39,7 +39,7 @@ options:
     type: str
     required: true
   firewall_group_id:
-    description: The firewall group's ID (Products, Firewall, the group; the ID is in the URL).
+    description: The firewall group's ID (Products, Firewall, the group; the ID is in the URL); a UUID, checked before any call.
     type: str
     required: true
 seealso:

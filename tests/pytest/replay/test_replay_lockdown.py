@@ -454,3 +454,41 @@ def test_vultr_survives_every_group_and_rule_page_the_spec_allows(replay, group_
     assert len(state["inbound"]) == sum(len(p.get("firewall_rules") or []) for p in pages)
     cursors = [(r["query"].get("cursor") or [None])[0] for r in replay.log if r["path"].endswith("/rules")]
     assert cursors == [None] + ["page-%d" % n for n in range(1, len(pages))]
+
+
+# Robot publishes no machine-readable spec: the answer's shape is REFERENCE §3 (every rule field
+# a string or null, ip_version null = both), plus what community.hrobot's test data shows (no
+# "rules" key at all). Any such answer must read, and activation must re-send it unchanged.
+ROBOT_TEXT = st.one_of(st.none(), st.sampled_from(["tcp", "22", "1.2.3.4/32", "Allow SSH", "ack", "32768-65535"]))
+ROBOT_RULE = st.fixed_dictionaries({k: ROBOT_TEXT for k in ("name", "ip_version", "dst_ip", "src_ip", "dst_port",
+                                                             "src_port", "protocol", "tcp_flags")} | {
+    "action": st.sampled_from(["accept", "discard"])})
+ROBOT_RULES = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+    "input": st.one_of(st.none(), st.lists(ROBOT_RULE, max_size=10)),
+    "output": st.one_of(st.none(), st.lists(ROBOT_RULE, max_size=10))}))
+
+
+@EXAMPLE
+@given(ROBOT_RULES, st.sampled_from(["active", "disabled"]), st.booleans(), st.booleans(),
+       st.sampled_from(["main", "kvm"]))
+def test_hetzner_survives_every_firewall_robot_documents(replay, rules, status, filter_ipv6, whitelist_hos, port):
+    fw = {"server_ip": "1.2.3.4", "server_number": 1, "status": status, "filter_ipv6": filter_ipv6,
+          "whitelist_hos": whitelist_hos, "port": port}
+    if rules is not None or status == "active":  # absent or null "rules" both seen
+        fw["rules"] = rules
+    answer = {"firewall": fw}
+    replay.load([{"method": "GET", "path": "/firewall/1", "body": answer},
+                 {"method": "POST", "path": "/firewall/1", "body": {"firewall": dict(fw, status="active")}}])
+    provider = new_provider("hetzner_firewall", replay.url, server_number=1)
+    result = run(provider, "active")
+    assert result["active"]
+    posts = [r for r in replay.log if r["method"] == "POST"]
+    assert len(posts) == (status != "active")
+    if posts:  # the customer's rules go back exactly, field by field, none invented
+        form = {k: v[0] for k, v in parse_qs(posts[0]["body"]).items()}
+        sent = {k: v for k, v in form.items() if k.startswith("rules[")}
+        wanted = {"rules[%s][%d][%s]" % (d, i, k): v for d in ("input", "output")
+                  for i, r in enumerate((rules or {}).get(d) or []) for k, v in r.items() if v not in (None, "")}
+        assert sent == wanted
+        assert (form["port"], form["filter_ipv6"], form["whitelist_hos"]) == (
+            port, str(filter_ipv6).lower(), str(whitelist_hos).lower())
