@@ -86,6 +86,12 @@ class PostgresServer:
         return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql],
                               check=True, capture_output=True, text=True).stdout
 
+    def psql_value(self, sql, dbname=None):
+        """The first column of the first row of a query, as text."""
+        dsn = self.dsn if dbname is None else self.dsn.replace("dbname=postgres", "dbname=%s" % dbname)
+        return subprocess.run(["psql", "-X", "-At", "-d", dsn, "-c", sql], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
     def __enter__(self):
         return self.start()
 
