@@ -175,7 +175,10 @@ def read_ledger_doc(dsn):
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT doc FROM ddos_scrubbing_ledger WHERE id = 1").fetchone()
+        try:
+            row = conn.execute("SELECT doc FROM ddos_scrubbing_ledger WHERE id = 1").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None  # no run has created it yet
     doc = row[0] if row else None
     return json.loads(doc) if isinstance(doc, (str, bytes)) else doc
 
