@@ -112,3 +112,24 @@ def test_inventory_validation_names_host_and_option():
     assert "'not-an-ip' is not an IP address" in text
     assert "scrubbing_auto must be true or false" in text
     assert "integration e: scrubbing_provider is not set" in text
+
+
+def test_two_integrations_on_one_provider_object_are_refused():
+    fw = "bb75e0b8-1a2d-4c39-9f6e-0e3b6b2d7a11"
+    do = {"scrubbing_provider": "digitalocean_firewall",
+          "scrubbing_options": {"api_token": "dop_v1_" + "a" * 20, "firewall_id": fw}}
+    shield = {"scrubbing_provider": "aws_shield", "scrubbing_options": {"resource_arns": [
+        "arn:aws:ec2:eu-west-1:123456789012:eip-allocation/eipalloc-0123456789abcdef0"]}}
+    integrations, errors = load_integrations({
+        "do-a": dict(do, scrubbing_workspace="a"), "do-b": dict(do, scrubbing_workspace="b"),
+        "shield-1": shield, "shield-2": dict(shield, scrubbing_workspace="b"),
+        "mt-1": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
+            "api_token": "x" * 8, "account_id": ACCOUNT, "prefix_id": PREFIX}},
+        "mt-2": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
+            "api_token": "x" * 8, "account_id": ACCOUNT, "prefix_id": "f" * 32}},
+    })
+    text = "\n".join(errors)
+    assert "integrations do-a and do-b both act on the same digitalocean_firewall object (firewall_id=%s)" % fw in text
+    assert "integrations shield-1 and shield-2 both act on the same aws_shield object" in text
+    assert "mt-1" not in text, "two prefixes of one account are two objects"
+    assert len(errors) == 2
