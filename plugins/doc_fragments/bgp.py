@@ -14,7 +14,7 @@ options:
       - The attacked addresses that must have a route now (IPv4 or IPv6 addresses, not prefixes).
       - In the C(ddos.scrubbing.incident) playbook the orchestrator fills it with the targets of the
         workspace's active incidents that fall inside O(owned_prefixes). Set it yourself for standalone use.
-      - With O(state=active), exactly these targets have a route of ours afterwards; routes of ours for
+      - With C(state=active), exactly these targets have a route of ours afterwards; routes of ours for
         other targets are withdrawn. An empty list withdraws all of ours.
     type: list
     elements: str

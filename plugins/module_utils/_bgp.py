@@ -97,7 +97,7 @@ class GoBgpClient:
         cmd = [binary, "-u", self.host, "-p", str(self.port)] + list(args)
         self.calls.append(args)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
             raise self._down("no answer within timeout=%ss" % self.timeout)
         if proc.returncode != 0:
@@ -136,7 +136,7 @@ class GoBgpClient:
 
 
 def split_host_port(address):
-    host, _, port = str(address).rpartition(":")
+    host, dummy, port = str(address).rpartition(":")
     return host.strip("[]"), int(port)
 
 
@@ -221,7 +221,7 @@ class BgpProvider(Provider):
         ours, foreign = [], []
         for family in sorted(set(self.families.values())):
             for nlri, attrs, learned in self.http.rib(family):
-                _, large = _path_communities(attrs)
+                large = _path_communities(attrs)[1]
                 route = self.decode(nlri, attrs)
                 if route is None or not self.is_owned(route["destination"]):
                     continue  # outside owned_prefixes: not ours to read, never ours to touch

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.aws_shield import AwsShield
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.bgp_blackhole import BgpBlackhole
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.bgp_flowspec import BgpFlowspec
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit import (
     CloudflareMagicTransit)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_under_attack import (
@@ -28,8 +30,8 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.linode_fi
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.ovh_mitigation import OvhMitigation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.vultr_firewall import VultrFirewall
 
-# BGP providers (bgp_blackhole, bgp_flowspec) go here: one static import above and one entry
-# below each; tests/pytest/remote/test_packaging.py then checks that they are shipped.
+# A new provider: one static import above and one entry below; tests/pytest/remote/test_packaging.py
+# then checks that it is shipped.
 _CLASSES = (
     CloudflareMagicTransit,
     CloudflareUnderAttack,
@@ -39,6 +41,8 @@ _CLASSES = (
     DigitalOceanFirewall,
     VultrFirewall,
     LinodeFirewall,
+    BgpBlackhole,
+    BgpFlowspec,
 )
 
 # name (= module name, = the inventory's scrubbing_provider) -> class

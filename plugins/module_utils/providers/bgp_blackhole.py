@@ -63,7 +63,7 @@ class BgpBlackhole(BgpProvider):
         for attr in attrs:
             if attr.get("type") in (3, 14) and attr.get("nexthop"):
                 next_hop = attr["nexthop"]
-        normal, _ = _path_communities(attrs)
+        normal = _path_communities(attrs)[0]
         return dict(key=prefix, destination=prefix, next_hop=next_hop, communities=normal)
 
     def words(self, route):

@@ -266,7 +266,7 @@ class BgpFlowspec(BgpProvider):
                 if ext.get("subtype") == 6 and "rate" in ext:
                     rate = float32(ext["rate"])
                     action, rate = ("discard", None) if rate == 0 else ("rate_limit", rate)
-        normal, _ = _path_communities(attrs)
+        normal = _path_communities(attrs)[0]
         return self.route(destination, match, action, rate, normal)
 
     def words(self, route):

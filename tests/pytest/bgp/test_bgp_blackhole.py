@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bgp_lab import bgp_lab, lab  # noqa: F401  (fixtures)
+from bgp_lab import bgp_lab, lab  # noqa: F401  pylint: disable=unused-import  (fixtures)
 from conftest import converge, make_provider, run_module
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bgp_lab import bgp_lab, lab  # noqa: F401  (fixtures)
+from bgp_lab import bgp_lab, lab  # noqa: F401  pylint: disable=unused-import  (fixtures)
 from conftest import converge, make_provider, run_module
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
@@ -73,14 +73,14 @@ def test_ipv6_rule_reaches_flow6(lab):
 def test_match_from_incident_and_a_changed_attack_replaces_the_rule(lab):
     attacks = {"203.0.113.12": {"family": "syn_flood", "protocol": "tcp", "ports": [443]}}
     converge(flowspec(lab, ["203.0.113.12"], match_from_incident=True, target_attacks=attacks), "active")
-    net, _ = one_rule(lab, "flowtab4", "203.0.113.12/32", "the rule from the incident")
+    net = one_rule(lab, "flowtab4", "203.0.113.12/32", "the rule from the incident")[0]
     assert "proto 6;" in net and "dport 443;" in net and "tcp flags" in net
 
     # The attack changes (UDP to 27015): the new rule is announced and the old one withdrawn.
     attacks = {"203.0.113.12": {"family": "udp_flood", "protocol": "udp", "ports": [27015]}}
     changed = converge(flowspec(lab, ["203.0.113.12"], match_from_incident=True, target_attacks=attacks), "active")
     assert [r["key"] for r in changed["after"]["routes"]] == ["203.0.113.12/32 protocols=udp destination_ports=27015"]
-    net, _ = one_rule(lab, "flowtab4", "203.0.113.12/32", "only the new rule")
+    net = one_rule(lab, "flowtab4", "203.0.113.12/32", "only the new rule")[0]
     assert net == "flow4 { dst 203.0.113.12/32; proto 17; dport 27015; }"
 
 

@@ -1,0 +1,130 @@
+"""Benchmark: attack -> blackhole route visible on the border router, beside a Magic Transit write.
+
+Starts a real gobgpd + BIRD 2 pair on loopback (tests/pytest/bgp/bgp_lab.py) and the provider
+sandbox, then prints medians of N runs (default 5) of:
+- ``ansible localhost -m ddos.scrubbing.bgp_blackhole`` (one new target) until BIRD shows the route
+  (polled with birdc every 10 ms), and the withdrawal until BIRD no longer has it;
+- the same activation in-process (the provider's own cost, without Ansible's start-up);
+- ``ansible localhost -m ddos.scrubbing.cloudflare_magic_transit`` advertising a prefix on the
+  sandbox (the module returns once the sandbox reports the advertisement), measured the same way;
+- ``ansible localhost -m ansible.builtin.ping``, the start-up cost every module run pays.
+
+Everything stays on 127.0.0.0/8. Usage (as root, like the tests):
+    .venv/bin/python bench/bench_bgp.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.dirname(sys.executable)
+OWNED = ["203.0.113.0/24"]
+
+
+def build():
+    out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-collection.sh")], check=True,
+                         capture_output=True, text=True,
+                         env=dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])).stdout.strip()
+    sys.path.insert(0, out)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "pytest", "bgp"))
+    return out
+
+
+def ansible(collections, module, args, check=True):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+    cmd = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", module, "-a", json.dumps(args), "-o"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish(proc):
+    out, err = proc.communicate(timeout=300)
+    if proc.returncode != 0:
+        raise SystemExit("module run failed:\n%s\n%s" % (out[-3000:], err[-2000:]))
+
+
+def until(done, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.01)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    collections = build()
+
+    from bgp_lab import BgpLab
+    from ddos_sandbox.core import Sandbox
+    from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
+    from ddos_sandbox.registry import build as build_sandbox
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._module import argument_spec
+    from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.bgp_blackhole import BgpBlackhole
+
+    lab = BgpLab().start()
+    sandbox = Sandbox(build_sandbox(["cloudflare"])).start()
+    figures = {"module: announce -> route on BIRD": [], "module: withdraw -> route gone from BIRD": [],
+               "in-process: announce -> route on BIRD": [], "Magic Transit module write (sandbox)": [],
+               "ansible.builtin.ping (start-up baseline)": []}
+    try:
+        for run in range(runs):
+            target = "203.0.113.%d" % (10 + run)
+            prefix = target + "/32"
+            args = dict(speaker_address=lab.speaker_address, owned_prefixes=OWNED, targets=[target])
+
+            start = time.perf_counter()
+            proc = ansible(collections, "ddos.scrubbing.bgp_blackhole", args)
+            until(lambda: prefix in lab.routes("master4"))
+            figures["module: announce -> route on BIRD"].append(time.perf_counter() - start)
+            finish(proc)
+
+            start = time.perf_counter()
+            proc = ansible(collections, "ddos.scrubbing.bgp_blackhole", dict(args, state="inactive"))
+            until(lambda: prefix not in lab.routes("master4"))
+            figures["module: withdraw -> route gone from BIRD"].append(time.perf_counter() - start)
+            finish(proc)
+
+            params = ArgumentSpecValidator(argument_spec(BgpBlackhole)).validate(args).validated_parameters
+            start = time.perf_counter()
+            plan = plan_change(BgpBlackhole(params), "active")
+            execute(plan, wait=False)
+            until(lambda: prefix in lab.routes("master4"))
+            figures["in-process: announce -> route on BIRD"].append(time.perf_counter() - start)
+            execute(plan_change(BgpBlackhole(params), "inactive"), wait=False)
+            until(lambda: prefix not in lab.routes("master4"))
+
+            sandbox.reset()
+            mt = dict(api_url=sandbox.api_url("cloudflare"), api_token="sandbox-cf-token-rw", account_id=ACCOUNT,
+                      prefix_id=PREFIX, wait_sleep=0.05)
+            start = time.perf_counter()
+            finish(ansible(collections, "ddos.scrubbing.cloudflare_magic_transit", mt))
+            figures["Magic Transit module write (sandbox)"].append(time.perf_counter() - start)
+            finish(ansible(collections, "ddos.scrubbing.cloudflare_magic_transit", dict(mt, state="inactive")))
+
+            start = time.perf_counter()
+            finish(ansible(collections, "ansible.builtin.ping", {}))
+            figures["ansible.builtin.ping (start-up baseline)"].append(time.perf_counter() - start)
+    finally:
+        sandbox.stop()
+        lab.stop()
+
+    print("median of %d runs (seconds)" % runs)
+    for name, values in figures.items():
+        print("  %-45s %7.3f   (min %.3f, max %.3f)" % (name, statistics.median(values), min(values), max(values)))
+
+
+if __name__ == "__main__":
+    main()
