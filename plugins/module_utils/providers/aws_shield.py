@@ -50,6 +50,8 @@ HINTS = {
                                  "distribution or an ALB with a WAF web ACL associated",
     "LimitsExceededException": "The account's Shield Advanced protection limit is reached",
     "OptimisticLockException": "Another change was made at the same time; run again",
+    "InvalidOperationException": "Application-layer automatic response needs the resource protected and a WAFv2 "
+                                 "web ACL associated with it: associate one, or drop application_layer_response",
 }
 
 

@@ -146,6 +146,8 @@ class AwsShieldSimulator(Simulator):
         self.keys = dict(self.scenario.get("keys", DEFAULT_SCENARIO["keys"]))
         self.subscribed = bool(self.scenario.get("subscribed", True))
         self.alar = {}  # resource ARN -> {"Status": "ENABLED"|"DISABLED", "Action": {...}}
+        # L7-capable resources with no WAFv2 web ACL associated (all others have one).
+        self.without_web_acl = set(self.scenario.get("without_web_acl", []))
         if self.moto_url:
             self._seed()
 
@@ -229,6 +231,10 @@ class AwsShieldSimulator(Simulator):
             raise HttpError(400, "Application layer automatic response is only for CloudFront distributions and "
                                  "Application Load Balancers", "InvalidParameterException")
         self._protected(arn)
+        if arn in self.without_web_acl:
+            # REFERENCE §4: the resource needs a WAFv2 web ACL; the exact error is not documented.
+            raise HttpError(400, "The resource must have a web ACL associated before enabling automatic "
+                                 "application layer DDoS mitigation", "InvalidOperationException")
         if set(body.get("Action") or {}) not in ({"Block"}, {"Count"}):
             raise HttpError(400, "Specify exactly one action, Block or Count", "InvalidParameterException")
         return arn
@@ -251,8 +257,16 @@ class AwsShieldSimulator(Simulator):
         arn = body["ResourceArn"]
         if (self.alar.get(arn) or {}).get("Status") != "ENABLED":
             raise HttpError(400, "Automatic response is not enabled", "InvalidOperationException")
-        self.alar[arn] = {"Status": "DISABLED"}
+        # The model requires Action beside Status whenever the configuration is present
+        # (ApplicationLayerAutomaticResponseConfiguration): the last action is kept, disabled.
+        self.alar[arn] = {"Status": "DISABLED", "Action": self.alar[arn]["Action"]}
         return {}
+
+    def _op_CreateSubscription(self, body):
+        # REFERENCE §4 billing trap: a paid one-year commitment. No client may ever send it; the
+        # sandbox refuses it so that a test which does fails loudly.
+        raise HttpError(400, "the sandbox refuses CreateSubscription: it starts a paid one-year commitment",
+                        "AccessDeniedException")
 
     def _op_DeleteProtection(self, body):
         # AWS refuses to delete a protection whose automatic response is still on.

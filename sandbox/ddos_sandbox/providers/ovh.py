@@ -23,6 +23,7 @@ import hashlib
 import ipaddress
 import re
 import time
+from http import HTTPStatus
 from urllib.parse import unquote
 
 from ddos_sandbox.core import HttpError, Response, Simulator, route
@@ -160,6 +161,7 @@ class OvhSimulator(Simulator):
         self.applications = scenario.get("applications", {})
         self.consumer_keys = scenario.get("consumer_keys", {})
         self.apply_delay = float(scenario.get("apply_delay", 0))
+        self.query_seq = 0
         self.blocks = {}
         for block, content in scenario.get("blocks", {}).items():
             firewall = {ip: {"enabled": f.get("enabled", False), "state": "ok", "until": 0.0, "target": None,
@@ -175,11 +177,24 @@ class OvhSimulator(Simulator):
 
     def error_body(self, status, message, code=None, extra=None):
         extra = extra or {}
-        if code and code.isupper():  # auth failures carry an errorCode, like the real API
-            return {"errorCode": code, "httpCode": "%d" % status, "message": message}
+        if code and code.isupper():  # auth failures carry an errorCode, like the real API (REFERENCE §2.5)
+            return {"errorCode": code, "httpCode": "%d %s" % (status, HTTPStatus(status).phrase), "message": message}
         default = {400: "Client::BadRequest", 403: "Client::Forbidden", 404: "Client::NotFound",
                    409: "Client::Conflict", 429: "Client::TooManyRequests"}.get(status, "Server::InternalServerError")
         return {"class": extra.get("class") or default, "message": message}
+
+    # Every answer carries the query id OVH support asks for (REFERENCE §2.5; python-ovh puts it
+    # into its exceptions).
+    def dispatch(self, request):
+        return self._with_query_id(super().dispatch(request))
+
+    def fail(self, exc):
+        return self._with_query_id(super().fail(exc))
+
+    def _with_query_id(self, response):
+        self.query_seq += 1
+        response.headers["X-Ovh-Queryid"] = "EU.sandbox.%08d" % self.query_seq
+        return response
 
     # -- auth ----------------------------------------------------------------------------------------
     def authenticate(self, request):

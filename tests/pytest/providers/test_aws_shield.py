@@ -251,3 +251,33 @@ def test_every_protectable_arn_kind_passes_the_shape():
     arns = [CLOUDFRONT, ALB, EIP, PREPROTECTED, "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd",
             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/classic-web"]
     assert shape_errors(AwsShield, {"resource_arns": arns}) == []
+
+
+# -- simulator fidelity (sandbox/FIDELITY.md) -------------------------------------------------------------
+def test_a_disabled_automatic_response_is_described_as_the_model_requires(sandbox):
+    sim = sandbox.simulators["aws_shield"]
+    sim.reset(dict(sim.scenario, protections=sim.scenario["protections"] + [
+        {"Name": "customer-cdn", "ResourceArn": CLOUDFRONT}]))
+    on = converge(shield(sandbox, resource_arns=[CLOUDFRONT], application_layer_response="block"), "active")
+    off = converge(shield(sandbox, resource_arns=[CLOUDFRONT], application_layer_response="block"), "inactive",
+                   snapshot=on["snapshot"])
+    assert off["changed"] and off["after"]["protections"][CLOUDFRONT] == {
+        "protected": True, "id": off["after"]["protections"][CLOUDFRONT]["id"], "l7": None}
+    config = shield(sandbox).http.describe_protection(ResourceArn=CLOUDFRONT)["Protection"][
+        "ApplicationLayerAutomaticResponseConfiguration"]
+    assert config == {"Status": "DISABLED", "Action": {"Block": {}}}, "Status and Action are both required"
+
+
+def test_the_sandbox_refuses_create_subscription(sandbox):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="paid one-year commitment"):
+        shield(sandbox).http.create_subscription()
+
+
+def test_l7_without_a_web_acl_names_the_fix(sandbox):
+    sim = sandbox.simulators["aws_shield"]
+    sim.reset(dict(sim.scenario, without_web_acl=[CLOUDFRONT]))
+    with pytest.raises(ProviderError) as err:
+        converge(shield(sandbox, resource_arns=[CLOUDFRONT], application_layer_response="count"), "active")
+    assert "InvalidOperationException" in str(err.value) and "WAFv2 web ACL" in str(err.value)

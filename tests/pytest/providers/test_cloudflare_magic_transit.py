@@ -134,7 +134,7 @@ def test_five_500s_fail_bounded_with_a_clear_message(sandbox):
     sandbox.add_fault(provider="cloudflare", method="GET", status=500, count=5)
     with pytest.raises(ProviderError) as err:
         converge(mt(sandbox, retries=4), "active")
-    assert "HTTP 500" in str(err.value) and "after 4 retries" in str(err.value)
+    assert "HTTP 500" in str(err.value) and "after 5 attempts" in str(err.value)
     assert len(sandbox.requests()) == 5
     assert sandbox.requests(writes_only=True) == []
 

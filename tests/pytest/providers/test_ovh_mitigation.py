@@ -257,3 +257,19 @@ def test_bad_ip_is_refused_by_the_module_before_any_call(sandbox, module_runner,
     assert result["_rc"] != 0
     assert "ovh_mitigation" in result["msg"] and "option %s must be" % option in result["msg"], result["msg"]
     assert sandbox.requests() == []
+
+
+# -- simulator fidelity (sandbox/FIDELITY.md) ------------------------------------------------------------
+def test_errors_carry_the_query_id_and_the_auth_error_shape(sandbox):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(ProviderError) as err:
+        converge(ovh(sandbox, application_secret="not-the-secret"), "active")
+    assert "OVH-Query-ID: EU.sandbox." in str(err.value), "REFERENCE 2.5: log the X-Ovh-Queryid"
+    request = urllib.request.Request(sandbox.api_url("ovh") + "/ip", headers={"X-Ovh-Application": "unknown-app"})
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert json.loads(answer.value.read()) == {"errorCode": "INVALID_KEY", "httpCode": "403 Forbidden",
+                                               "message": "This application key is invalid"}
+    assert answer.value.headers["X-Ovh-Queryid"].startswith("EU.sandbox.")
