@@ -496,3 +496,33 @@ def test_linode_test_button_counts_devices_on_every_page(sandbox):
     assert "attached to 30 device(s)" in [f["detail"] for f in report["findings"] if f["check"] == "attached"][0]
     pages = [r for r in sandbox.requests() if r["path"].endswith("/devices")]
     assert len(pages) == 2
+
+
+def test_two_integrations_on_one_firewall_are_refused(sandbox, tmp_path):
+    """Each provider names the object it acts on (``identity``): the same firewall in two
+    workspaces would be restored by one workspace while the other is still under attack."""
+    import json
+
+    from conftest import run_playbook
+
+    same = {
+        "digitalocean_firewall": dict(api_token=do_sim.TOKEN_RW, firewall_id=do_sim.FIREWALL),
+        "vultr_firewall": dict(api_key=vultr_sim.KEY, firewall_group_id=vultr_sim.GROUP),
+        "linode_firewall": dict(api_token=linode_sim.TOKEN_RW, firewall_id=linode_sim.FIREWALL),
+        "hetzner_firewall": dict(robot_user="#ws+sandbox", robot_password="sandbox-robot-password", server_number=321),
+    }
+    hosts = {}
+    for module, options in same.items():
+        for workspace in ("alpha", "beta"):
+            hosts["%s-%s" % (module, workspace)] = {"scrubbing_provider": module, "scrubbing_workspace": workspace,
+                                                    "scrubbing_options": dict(options,
+                                                                              api_url=sandbox.api_url(SIM_OF[module]))}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"scrubbing_integrations": {"hosts": hosts}}))
+    proc = run_playbook("incident", sandbox, tmp_path / "ledger.json",
+                        {"incident": {"id": "A", "status": "started", "workspace": "alpha"}}, inventory=str(inventory))
+    assert proc.returncode != 0, proc.output
+    for module in same:
+        line = [text for text in proc.output.splitlines() if "%s-alpha and %s-beta" % (module, module) in text]
+        assert line and module in line[0], (module, proc.output[-2000:])
+    assert sandbox.requests() == []
