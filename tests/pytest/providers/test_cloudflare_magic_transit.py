@@ -287,3 +287,66 @@ def test_bad_prefix_id_is_refused_by_the_module_before_any_call(sandbox, module_
     assert "cloudflare_magic_transit" in result["msg"] and "prefix_id" in result["msg"], result["msg"]
     assert "32-character hexadecimal" in result["msg"]
     assert sandbox.requests() == []
+
+
+# -- simulator fidelity (sandbox/FIDELITY.md) -------------------------------------------------------------
+def raw(sandbox, method, path, body=None, token="sandbox-cf-token-rw"):
+    """One request to the Cloudflare simulator, its status and envelope (no client logic)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(sandbox.api_url("cloudflare") + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_simulator_error_envelopes(sandbox):
+    status, body = raw(sandbox, "GET", "/accounts/not-hex/addressing/prefixes")
+    assert status == 400 and body["errors"][0]["code"] == 7003 and body["success"] is False and body["result"] is None
+    status, body = raw(sandbox, "GET", "/accounts/%s/addressing/prefixes" % ("e" * 32))
+    assert status == 403 and body["errors"][0]["code"] == 9109
+    status, body = raw(sandbox, "GET", "/accounts/%s/addressing/prefixes/%s" % (ACCOUNT, "e" * 32))
+    assert status == 404
+    status, body = raw(sandbox, "PATCH", "/accounts/%s/addressing/prefixes/%s/bgp/status" % (ACCOUNT, STATIC_PREFIX),
+                       {"advertised": True})
+    assert status == 400 and body["errors"][0]["code"] == 1004, "an always-on prefix cannot be toggled"
+    status, body = raw(sandbox, "PATCH", "/accounts/%s/addressing/prefixes/%s/bgp/status" % (ACCOUNT, PREFIX),
+                       {"advertised": True}, token="sandbox-cf-token-ro")
+    assert status == 403 and body["errors"][0]["code"] == 10000
+    status, body = raw(sandbox, "GET", "/accounts/%s/addressing/prefixes" % ACCOUNT, token="nope")
+    assert status == 401
+    assert sandbox.requests(writes_only=True) and all(w["status"] >= 400 for w in sandbox.requests(writes_only=True))
+
+
+def test_bgp_signal_prefix_is_refused_without_a_write(sandbox):
+    sandbox.simulators["cloudflare"].accounts[ACCOUNT][PREFIX]["bgp_signal"] = True
+    with pytest.raises(ProviderError, match="controlled by BGP signal"):
+        converge(mt(sandbox), "active")
+    assert sandbox.requests(writes_only=True) == []
+    status, body = raw(sandbox, "PATCH", "/accounts/%s/addressing/prefixes/%s/bgp/prefixes/%s"
+                       % (ACCOUNT, PREFIX, BGP_PREFIX), {"on_demand": {"advertised": True}})
+    assert status == 400 and body["errors"][0]["code"] == 1006
+
+
+def test_patch_answers_the_intent_before_reads_show_it(sandbox):
+    sandbox.simulators["cloudflare"].apply_delay = 60
+    status, body = raw(sandbox, "PATCH", "/accounts/%s/addressing/prefixes/%s/bgp/prefixes/%s"
+                       % (ACCOUNT, PREFIX, BGP_PREFIX), {"on_demand": {"advertised": True}})
+    assert status == 200 and body["result"]["on_demand"]["advertised"] is True
+    status, body = raw(sandbox, "GET", "/accounts/%s/addressing/prefixes/%s/bgp/prefixes/%s"
+                       % (ACCOUNT, PREFIX, BGP_PREFIX))
+    assert body["result"]["on_demand"]["advertised"] is False
+
+
+def test_zone_setting_not_editable_is_refused_by_the_simulator(sandbox):
+    sandbox.simulators["cloudflare"].zones[ZONE]["editable"] = False
+    status, body = raw(sandbox, "PATCH", "/zones/%s/settings/security_level" % ZONE,
+                       {"id": "security_level", "value": "under_attack"})  # the spec requires id (zones_base)
+    assert status == 400 and body["errors"][0]["code"] == 1008
+    status, body = raw(sandbox, "GET", "/zones/%s/settings/security_level" % ZONE)
+    assert body["result"] == {"id": "security_level", "value": "medium", "editable": False, "modified_on": None}
