@@ -100,7 +100,8 @@ class DigitalOceanFirewall(LockdownProvider):
         return None  # Droplets are reprogrammed asynchronously: wait re-reads until pending_changes clears
 
     def settled(self, state, wanted):
-        return self.matches(state, wanted) and state["status"] == "succeeded" and not state["pending_changes"]
+        # An answer without ``status`` (godo's fixtures show one) has nothing left to wait for.
+        return self.matches(state, wanted) and state["status"] in (None, "succeeded") and not state["pending_changes"]
 
     # -- Test ------------------------------------------------------------------------------------------
     def write_check(self, state):
@@ -117,8 +118,16 @@ class DigitalOceanFirewall(LockdownProvider):
         return Finding("write", True, "the token can write firewalls (checked with a change that matches no rule)")
 
     def extra_findings(self, state):
+        findings = []
+        empty = [str(n) for n, rule in enumerate(state["inbound"], 1) if not rule.get("sources")]
+        if empty:
+            findings.append(Finding("sources", False, "inbound rule(s) %s have no source at all (they match no traffic): "
+                                    "restore puts them back as they are; remove them in the control panel if "
+                                    "they are leftovers" % ", ".join(empty), level="warning"))
         if not state["droplet_ids"] and not state["tags"]:
-            return [Finding("attached", False, "the firewall is attached to no Droplet and no tag: a lockdown "
-                            "updates it but protects nothing", level="warning")]
-        return [Finding("attached", True, "attached to %d Droplet(s) and tag(s) %s" % (
-            len(state["droplet_ids"]), ", ".join(state["tags"]) or "-"))]
+            findings.append(Finding("attached", False, "the firewall is attached to no Droplet and no tag: a lockdown "
+                                    "updates it but protects nothing", level="warning"))
+        else:
+            findings.append(Finding("attached", True, "attached to %d Droplet(s) and tag(s) %s" % (
+                len(state["droplet_ids"]), ", ".join(state["tags"]) or "-")))
+        return findings

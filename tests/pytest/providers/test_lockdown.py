@@ -526,3 +526,12 @@ def test_two_integrations_on_one_firewall_are_refused(sandbox, tmp_path):
         line = [text for text in proc.output.splitlines() if "%s-alpha and %s-beta" % (module, module) in text]
         assert line and module in line[0], (module, proc.output[-2000:])
     assert sandbox.requests() == []
+
+
+def test_digitalocean_test_names_rules_without_sources(sandbox):
+    spec = SPECS["digitalocean"]
+    scenario = copy.deepcopy(do_sim.DEFAULT_SCENARIO)
+    scenario["firewalls"][0]["inbound_rules"].append({"protocol": "tcp", "ports": "443", "sources": {}})
+    sandbox.reset({"digitalocean": scenario})
+    report = build_test_report(provider(sandbox, spec))
+    assert report["ok"] and "inbound rule(s) 6 have no source at all" in report["msg"], report["msg"]

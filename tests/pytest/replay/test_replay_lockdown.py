@@ -190,6 +190,13 @@ def check_digitalocean(state, routes, entry):
                 assert got["ports"] == ("all" if want["ports"] == "0" else want["ports"])
 
 
+def check_digitalocean_settled(provider, state, fw):
+    """Waiting ends when the API says so: ``waiting``/pending changes wait, ``succeeded`` or an
+    answer without ``status`` at all (godo's update fixture) does not."""
+    done = fw.get("status") in (None, "succeeded") and not fw.get("pending_changes")
+    assert provider.settled(state, {"inbound": state["inbound"]}) == done
+
+
 def check_vultr(state, routes, entry):
     group = last_body(routes, "GET", entry["params"]["firewall_group_id"])["firewall_group"]
     raw = last_body(routes, "GET", "/rules")["firewall_rules"]
@@ -237,6 +244,8 @@ def test_client_reads_the_fixture_right(replay, entry):
     else:
         state = provider.read()
     CHECKS[entry["provider"]](state, routes, entry)
+    if entry["provider"] == "digitalocean_firewall":
+        check_digitalocean_settled(provider, state, last_body(routes, "GET")["firewall"])
     assert all(r["method"] == "GET" for r in replay.log), "reading writes nothing"
 
 
