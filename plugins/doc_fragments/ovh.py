@@ -35,7 +35,10 @@ options:
     type: str
     required: true
   ip_block:
-    description: The OVH IP block that contains O(ip) (for example V(203.0.113.0/24)); defaults to O(ip) as a /32.
+    description:
+      - The OVH IP block that contains O(ip) (for example V(203.0.113.0/24)).
+      - When not given, it is discovered with C(GET /ip?ip=) (the consumer key then needs the access rule
+        C(GET /ip)); when several blocks contain O(ip) the most specific is used, with a warning naming it.
     type: str
   mode:
     description:

@@ -15,8 +15,14 @@ description:
   - Uses the current on-demand call C(PATCH .../bgp/prefixes/{bgp_prefix_id}) with
     C(on_demand.advertised), discovering O(bgp_prefix_id) when it is not given. Accounts that
     still use the deprecated C(.../bgp/status) call set O(advertisement_api=bgp_status).
-  - A prefix that was already advertised before the incident (always-on) is never withdrawn by
+  - A prefix that was already advertised before the incident is never withdrawn by
     O(state=inactive) with the snapshot of that activation.
+  - An always-on prefix (on-demand advertisement not enabled, so Cloudflare advertises it all the
+    time and the API reports C(advertised) as null) is reported active; both states are then a
+    no-op with a warning saying so, and no call is made.
+  - When the BGP prefix has C(auto_advertise_withdraw) (called C(withdraw_if_no_route) in one SDK
+    generation) on, Cloudflare advertises it only while the Magic routing table has a matching
+    route; activation then warns that advertisement follows the routes, not only this call.
   - The API accepts the change at once, but BGP convergence takes minutes (Cloudflare documents
     2-7 minutes to advertise, about 15 to withdraw). O(wait) waits for the API to report the
     asked advertisement state, not for the Internet.
@@ -83,7 +89,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 active:
-  description: Whether the prefix is advertised after the run.
+  description: Whether the prefix is protected after the run (advertised, or always-on and approved).
   returned: success
   type: bool
   sample: true
@@ -92,8 +98,9 @@ before:
   returned: success
   type: dict
   sample: {"prefix_id": "1f2e3d4c5b6a79880716253443526170", "cidr": "203.0.113.0/24", "advertised": false,
-           "bgp_prefix_id": "7c6b5a49382716051f2e3d4c5b6a7988", "on_demand_enabled": true,
-           "on_demand_locked": false, "bgp_signal": false, "advertised_modified_at": null}
+           "bgp_prefix_id": "7c6b5a49382716051f2e3d4c5b6a7988", "on_demand_enabled": true, "always_on": false,
+           "on_demand_locked": false, "bgp_signal": false, "advertised_modified_at": null, "approved": null,
+           "auto_advertise_withdraw": false}
 after:
   description: The state after the run (in check mode, the predicted state).
   returned: success
@@ -103,7 +110,7 @@ snapshot:
   returned: success
   type: dict
   sample: {"advertised": false, "cidr": "203.0.113.0/24", "prefix_id": "1f2e3d4c5b6a79880716253443526170",
-           "bgp_prefix_id": "7c6b5a49382716051f2e3d4c5b6a7988"}
+           "bgp_prefix_id": "7c6b5a49382716051f2e3d4c5b6a7988", "always_on": false}
 api_calls:
   description: Number of HTTP calls sent to the provider.
   returned: always

@@ -11,8 +11,10 @@ short_description: Test a Cloudflare Magic Transit integration (the Test button)
 version_added: 0.1.0
 description:
   - Checks that the API token is valid, lists how many prefixes the account has (ID and CIDR),
-    finds the chosen prefix and its BGP prefix, and reports whether on-demand advertisement is
-    enabled, locked, and whether the prefix is advertised now.
+    finds the chosen prefix and its BGP prefix, and reports whether it is always-on (on-demand
+    advertisement not enabled: advertised by Cloudflare all the time, and still pending approval
+    or not), else whether on-demand advertisement is locked and the prefix advertised now, and
+    whether C(auto_advertise_withdraw) makes advertisement follow the Magic routing table.
   - Never writes. Fails when the integration could not be activated as configured.
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
@@ -80,7 +82,7 @@ state:
   returned: when the prefix was found
   type: dict
 active:
-  description: Whether the prefix is advertised now.
+  description: Whether the prefix is protected now (advertised, or always-on and approved).
   returned: when the prefix was found
   type: bool
 """
