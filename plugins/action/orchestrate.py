@@ -61,23 +61,26 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        task_args = dict(self._task.args)
-        task_args["integration_configs"] = self._integration_configs(task_vars)
-        self._incident = self._incident_var(task_vars)
-        if self._incident is not None:
-            task_args["incident"] = self._incident
-        validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
-        params = dict(params)
-        if self._connection.transport == "local":
-            report = run_operation(params, check_mode=bool(self._task.check_mode))
-        else:
+        self._integration_configs(task_vars)
+        if self._connection.transport != "local":
             refusal = self._pipeline_or_refuse()
             if refusal:
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
-            report = self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
-                                          task_vars=task_vars)
+        # The rulebook hands over several incidents of one workspace at once (``incidents``):
+        # one operation each, in the order given, so a storm costs one playbook run, not one each.
+        reports = []
+        for incident in self._incident_events(task_vars):
+            self._incident = incident
+            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            del validation
+            params = dict(params)
+            if self._connection.transport == "local":
+                reports.append(run_operation(params, check_mode=bool(self._task.check_mode)))
+            else:
+                reports.append(self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
+                                                    task_vars=task_vars))
+        report = reports[0] if len(reports) == 1 else merge_reports(reports)
         for warning in report.pop("warnings_list", []):
             self._display.warning(warning)
         result.update(report)
@@ -93,6 +96,16 @@ class ActionModule(ActionBase):
             return super().validate_argument_spec(argument_spec=argument_spec, **kwargs)
         finally:
             self._task.args = original
+
+    def _incident_events(self, task_vars):
+        """The incidents to run, in order: [None] when the operation takes none."""
+        incidents = task_vars.get("incidents") if self._task.args.get("operation") == "incident" else None
+        if incidents is None or "incident" in self._task.args:
+            return [self._incident_var(task_vars)]
+        if not isinstance(incidents, (list, tuple)) or not incidents:
+            raise AnsibleActionFail("incidents: a non-empty list of incident events is expected, got %s"
+                                    % type(incidents).__name__)
+        return [as_data(incident, "incidents[%d]" % n) for n, incident in enumerate(incidents)]
 
     def _incident_var(self, task_vars):
         # The role never templates ``incident`` (nor declares it in its argument spec, whose
@@ -133,6 +146,20 @@ class ActionModule(ActionBase):
                 "module and the credentials in its arguments would be written to a file on that host. Unset "
                 "ANSIBLE_KEEP_REMOTE_FILES, use a become method that pipelines (sudo without requiretty), or a "
                 "connection plugin that supports pipelining (ssh)" % connection.transport)
+
+
+def merge_reports(reports):
+    """One result for several incident operations: every line, failed if any failed."""
+    merged = {"changed": any(r.get("changed") for r in reports), "incidents": [r.get("incident") for r in reports],
+              "summary": [line for r in reports for line in (r.get("summary") or [r.get("msg", "")])],
+              "warnings_list": [w for r in reports for w in r.pop("warnings_list", [])], "reports": reports}
+    failed = [r.get("msg", "failed") for r in reports if r.get("failed")]
+    if failed:
+        merged.update(failed=True, msg="incident: %d of %d events failed: %s" % (len(failed), len(reports),
+                                                                                 "; ".join(failed)))
+    else:
+        merged["msg"] = "incident: %d events: ok" % len(reports)
+    return merged
 
 
 def with_controller_credentials(config):

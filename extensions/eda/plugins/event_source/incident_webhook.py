@@ -17,9 +17,10 @@ rulebook's log, with a running count. Accepted events wait in one queue per work
 kept) and are handed to the rulebook round-robin across workspaces, so a storm in one workspace
 does not hold back another.
 
-The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incident"|"noted"|"refused",
-"listener": "flowtriq"|"internal", "path", "reason", "count", "incident": {...}}}``; the incident
-has the shape the ``ddos.scrubbing.incident`` playbook takes and has been checked with the
+The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incidents", "listener":
+"flowtriq"|"internal", "workspace", "source", "incidents": [{...}, ...]}}`` (one workspace's
+incidents, in the order received) or ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
+"listener", "path", "reason", "count"}}``; each incident has the shape the ``ddos.scrubbing.incident`` playbook takes and has been checked with the
 playbook's own rules (plugins/module_utils/_incident.py), so a refusal here reads the same as one
 there. Signed Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of now,
 and a signature is accepted once within that window (replays are refused); the timestamp and
@@ -27,7 +28,8 @@ the signature (as ``delivery``) go on to the ledger, which refuses replays acros
 instances too. See docs/detectors.md.
 
 Arguments: host (127.0.0.1), flowtriq_port, flowtriq_secret, internal_port, internal_token,
-event_window (300).
+event_window (300), batch_window (2.0 seconds: while a workspace's run is probably still going, its
+next events gather for that long and go to one run together, in order).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 
 from aiohttp import web
@@ -63,6 +66,7 @@ FLOWTRIQ_NOTED = ("attack_update", "test")
 FLOWTRIQ_DETAILS = ("uuid", "title", "severity", "peak_pps", "peak_bps", "source_ip_count", "started_at", "ai_summary",
                     "dashboard_url")
 PATH = re.compile(r"(flowtriq|fastnetmon)/([^/]*)|incident")
+MAX_BATCH = 100  # incidents handed to one playbook run at most
 
 
 class Refused(Exception):
@@ -76,12 +80,15 @@ class Refused(Exception):
 class Intake:
     """Checks, de-duplicates and queues events; hands them to the rulebook in order."""
 
-    def __init__(self, queue, window, clock=time.time):
-        self.queue, self.window, self.clock = queue, window, clock
-        self.pending = collections.OrderedDict()  # workspace -> deque of events (FIFO per workspace)
+    def __init__(self, queue, window, batch_window=2.0, clock=time.time):
+        self.queue, self.window, self.batch_window, self.clock = queue, window, batch_window, clock
+        # (listener, workspace) -> deque of incidents, FIFO; refusals and notes wait under None
+        self.pending = collections.OrderedDict()
+        self.last_batch = {}  # (listener, workspace) -> when its last batch went to the rules
         self.seen = {}  # signature or delivery id -> when it expires
         self.counts = collections.Counter()
         self.wakeup = asyncio.Event()
+        self.loop = None  # the rulebook's event loop, where the queue and feed() live
 
     # -- what an event means -------------------------------------------------------------------
     def flowtriq(self, workspace, body, signature):
@@ -157,36 +164,64 @@ class Intake:
 
     # -- intake --------------------------------------------------------------------------------
     def accept(self, listener, path, verdict, incident=None, reason=None):
-        """Count and log what happened to one request; queue its event for the rules. Returns the count."""
+        """Count and log what happened to one request; queue it for the rules. Returns the count."""
         self.counts[verdict] += 1
         count = self.counts[verdict]
-        event = {"verdict": verdict, "listener": listener, "path": path, "count": count, "reason": reason}
-        if incident is not None:
-            event["incident"] = incident
-            workspace = incident.get("workspace") or "default"
-        else:
-            workspace = "-"  # refusals and notes: their own queue, never ahead of an incident's
         if verdict == "refused":
             logger.warning("ddos.scrubbing: refused event %d on %s /%s: %s", count, listener, path, reason)
         elif verdict == "noted":
             logger.info("ddos.scrubbing: %s (/%s)", reason, path)
-        self.pending.setdefault(workspace, collections.deque()).append({"ddos_scrubbing": event})
-        self.wakeup.set()
+        if incident is None:  # told to the rules one by one, for their log
+            key, item = None, {"verdict": verdict, "listener": listener, "path": path, "count": count,
+                               "reason": reason}
+        else:
+            key, item = (listener, incident.get("workspace") or "default"), incident
+        self.loop.call_soon_threadsafe(self._enqueue, key, item)
         return count
 
+    def _enqueue(self, key, item):  # in the rulebook's loop
+        self.pending.setdefault(key, collections.deque()).append(item)
+        self.wakeup.set()
+
+    def due(self, key, now):
+        """Seconds until ``key``'s next batch may go (0: now)."""
+        if key is None:
+            return 0.0
+        return max(0.0, self.last_batch.get(key, float("-inf")) + self.batch_window - now)
+
     async def feed(self):
-        """Hand queued events to the rulebook: per workspace in order, round-robin across workspaces."""
+        """Hand queued events to the rules, each workspace's in order, workspaces round-robin.
+
+        An idle workspace's event goes at once. While one of its runs is probably still going
+        (its last batch left less than ``batch_window`` seconds ago), its later events gather
+        and go together: one playbook run records them in order, instead of one run each
+        queueing on the workspace's lock. A storm costs a few runs per workspace, not one run
+        per event.
+        """
         while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            while self.pending:
-                workspace, events = next(iter(self.pending.items()))
-                event = events.popleft()
-                if events:
-                    self.pending.move_to_end(workspace)
-                else:
-                    del self.pending[workspace]
-                await self.queue.put(event)
+            now = self.clock()
+            waits = [self.due(key, now) for key in self.pending]
+            if not waits or min(waits) > 0:
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=min(waits) if waits else None)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            key = next(k for k in self.pending if self.due(k, now) == 0)
+            items = self.pending[key]
+            if key is None:
+                event = items.popleft()
+            else:
+                batch = [items.popleft() for _ in range(min(len(items), MAX_BATCH))]
+                self.last_batch[key] = now
+                event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
+                         "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector"}
+            if items:
+                self.pending.move_to_end(key)
+            else:
+                del self.pending[key]
+            await self.queue.put({"ddos_scrubbing": event})
 
 
 def _reason(exc):
@@ -278,18 +313,58 @@ async def main(queue, args):
     if len(str(args["flowtriq_secret"])) < 16 or len(str(args["internal_token"])) < 16:
         raise ValueError("ddos.scrubbing.incident_webhook: flowtriq_secret and internal_token must have at least "
                          "16 characters")
-    intake = Intake(queue, int(args.get("event_window", 300)))
+    intake = Intake(queue, int(args.get("event_window", 300)), float(args.get("batch_window", 2.0)))
+    intake.loop = asyncio.get_running_loop()
     host = args.get("host") or "127.0.0.1"
-    runners = []
-    for listener, port, kwargs in (("flowtriq", args["flowtriq_port"], {"secret": str(args["flowtriq_secret"])}),
-                                   ("internal", args["internal_port"], {"token": str(args["internal_token"])})):
-        runner = web.AppRunner(make_app(intake, listener, **kwargs), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, int(port)).start()
-        runners.append(runner)
-        logger.info("ddos.scrubbing: %s listener on %s:%s", listener, host, port)
+    sites = (("flowtriq", int(args["flowtriq_port"]), {"secret": str(args["flowtriq_secret"])}),
+             ("internal", int(args["internal_port"]), {"token": str(args["internal_token"])}))
+    listeners = Listeners(intake, host, sites)
+    listeners.start()
     try:
         await intake.feed()
     finally:
-        for runner in runners:
-            await runner.cleanup()
+        listeners.stop()
+
+
+class Listeners(threading.Thread):
+    """The two HTTP listeners, on their own thread and event loop.
+
+    The rulebook's loop also runs the rules engine and every playbook's bookkeeping, in steps
+    that do not yield; on its own loop, a detector's request is answered while those run.
+    """
+
+    def __init__(self, intake, host, sites):
+        super().__init__(name="ddos.scrubbing listeners", daemon=True)
+        self.intake, self.host, self.sites = intake, host, sites
+        self.loop = asyncio.new_event_loop()
+        self.ready, self.error, self.runners = threading.Event(), None, []
+
+    def start(self):
+        super().start()
+        self.ready.wait()
+        if self.error:
+            raise self.error
+
+    async def _open(self):
+        for listener, port, kwargs in self.sites:
+            runner = web.AppRunner(make_app(self.intake, listener, **kwargs), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, self.host, port).start()
+            self.runners.append(runner)
+            logger.info("ddos.scrubbing: %s listener on %s:%s", listener, self.host, port)
+
+    def run(self):
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._open())
+        except Exception as exc:  # a port in use, a bad host: the rulebook must fail to start
+            self.error = exc
+        self.ready.set()
+        if not self.error:
+            self.loop.run_forever()
+        for runner in self.runners:
+            self.loop.run_until_complete(runner.cleanup())
+        self.loop.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
