@@ -12,8 +12,8 @@ version_added: 0.1.0
 description:
   - Checks that the API token is valid, lists how many prefixes the account has (ID and CIDR),
     finds the chosen prefix and its BGP prefix, and reports whether it is always-on (on-demand
-    advertisement not enabled: advertised by Cloudflare all the time, and still pending approval
-    or not), else whether on-demand advertisement is locked and the prefix advertised now, and
+    advertisement not enabled, so Cloudflare advertises it all the time; approved or still
+    pending), else whether on-demand advertisement is locked and the prefix advertised now, and
     whether C(auto_advertise_withdraw) makes advertisement follow the Magic routing table.
   - Never writes. Fails when the integration could not be activated as configured.
 author:
