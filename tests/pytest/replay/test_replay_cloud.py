@@ -115,8 +115,8 @@ def with_test_listing(entry, routes):
     if entry["provider"] != "cloudflare_magic_transit":
         return routes
     account = "/client/v4/accounts/%s/addressing/prefixes" % entry["params"]["account_id"]
-    recorded = [r for r in routes if r["method"] == "GET" and r["path"] == "%s/%s" % (account, entry["params"]
-                                                                                         ["prefix_id"])]
+    prefix_path = "%s/%s" % (account, entry["params"]["prefix_id"])
+    recorded = [r for r in routes if r["method"] == "GET" and r["path"] == prefix_path]
     if recorded:
         prefix = recorded[0]["body"]["result"]
     else:
@@ -415,8 +415,9 @@ def aws_value(shape_name, depth=0):
         if shape_name == "ResourceArn":
             return st.just(aws_sim.EIP) | st.just(aws_sim.CLOUDFRONT)
         size = max(shape.get("min", 1), 1)
-        return st.just("a" * size) if shape.get("min") == shape.get("max") else st.text("abc-1", min_size=size,
-                                                                                          max_size=size + 8)
+        if shape.get("min") == shape.get("max"):
+            return st.just("a" * size)
+        return st.text("abc-1", min_size=size, max_size=size + 8)
     return st.just(0) if kind in ("integer", "long") else st.booleans()
 
 
