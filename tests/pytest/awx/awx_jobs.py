@@ -163,11 +163,54 @@ class Node:
         return job
 
     def kill(self, ident):
-        """kill -9 of the worker's whole process tree (worker, ansible-playbook, its forks)."""
+        """kill -9 of the worker's whole process tree (worker, ansible-playbook, its forks).
+
+        ansible-runner starts ansible-playbook on a pty in a session of its own, so the worker's
+        process group is not the tree: walk /proc. Everything is stopped first, so nothing forks
+        between the listing and the kill. Returns the pids killed."""
         with self._lock:
             worker = self.workers.get(ident)
         assert worker is not None, "%s runs no job %s" % (self.name, ident)
-        os.killpg(worker.pid, signal.SIGKILL)
+        victims = [worker.pid] + descendants(worker.pid)
+        for pid in victims:
+            _signal(pid, signal.SIGSTOP)
+        victims += [pid for pid in descendants(worker.pid) if pid not in victims]
+        for pid in victims:
+            _signal(pid, signal.SIGKILL)
+        return victims
+
+
+def descendants(root):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _signal(pid, number):
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def read_ledger_doc(dsn):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from awx_jobs import Job, Node, injected_env, read_ledger_doc, write_inventory
+from awx_jobs import Job, Node, alive, injected_env, read_ledger_doc, write_inventory
 from conftest import require
 from services import PostgresServer
 
@@ -311,10 +311,11 @@ def test_a_node_killed_in_the_middle_of_a_write_is_converged_by_the_other(zones,
     assert held.count == 0, "the job never reached the provider write"
     doc = read_ledger_doc(pg.dsn)
     assert doc["integrations"]["uam-kw"]["pending"]["action"] == "activate", doc["integrations"]["uam-kw"]
-    one.kill(doomed.ident)
+    victims = one.kill(doomed.ident)
     killed_at = time.time()
     runner.join(60)
     assert doomed.status != "successful"
+    assert len(victims) >= 2 and not [pid for pid in victims if alive(pid)], victims  # ansible-playbook too
 
     # The other node's next run (the next event of that workspace) takes the integration over.
     follow = two.run(launcher.job(incident("kw", "K2", "started", "K2-d1")))
