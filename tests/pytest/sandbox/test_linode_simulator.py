@@ -172,3 +172,29 @@ def test_ssh_open_and_history(sandbox):
     put_rules(sandbox, dict(base, inbound=[], inbound_policy="DROP"))
     call(sandbox, "PUT", "/networking/firewalls/%d" % FIREWALL, json={"status": "disabled"})  # enforces nothing
     assert s.ssh_history == [(1, FIREWALL, True), (2, FIREWALL, False), (3, FIREWALL, False), (4, FIREWALL, True)]
+
+
+def test_rule_sets_extended_protocols_and_ssh(sandbox):
+    """Beyond the 4.189.0 spec, as the live API answers (linodego cassettes, REFERENCE §8/§9):
+    a Rule Set reference applies its rules in its place; ALL and IP protocol numbers are rules."""
+    import copy
+
+    from ddos_sandbox.providers.linode import DEFAULT_SCENARIO
+
+    scenario = copy.deepcopy(DEFAULT_SCENARIO)
+    scenario["rulesets"] = {"7": [dict(SSH_ONLY, label="ssh-in-set")]}
+    sandbox.reset({"linode": scenario})
+    base = {k: rules(sandbox)[k] for k in KEYS}
+    s = sim(sandbox)
+    assert put_rules(sandbox, dict(base, inbound=[{"ruleset": 7}], inbound_policy="DROP")).status_code == 200
+    assert rules(sandbox)["inbound"] == [{"ruleset": 7}] and s.ssh_open(FIREWALL)
+    unknown = put_rules(sandbox, dict(base, inbound=[{"ruleset": 8}]))
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "inbound[0].ruleset"
+    every = dict(SSH_ONLY, label="all-in", protocol="ALL")
+    del every["ports"]
+    esp = dict(every, label="esp-in", protocol="50")
+    assert put_rules(sandbox, dict(base, inbound=[esp, every], inbound_policy="DROP")).status_code == 200
+    assert s.ssh_open(FIREWALL), "ALL covers TCP 22"
+    ported_esp = put_rules(sandbox, dict(base, inbound=[dict(esp, ports="22")]))
+    assert ported_esp.status_code == 400
+    assert s.ssh_history == [(1, FIREWALL, True), (2, FIREWALL, True)]
