@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import VENV_BIN, ansible_env, read_ledger, run_playbook
 from ddos_sandbox.providers.cloudflare import ACCOUNT, ALWAYS_ON_PREFIX, PREFIX
 
@@ -89,33 +91,62 @@ def test_hold_down_expiry_is_withdrawn_by_reconcile(sandbox, tmp_path):
     assert again.returncode == 0 and len(sandbox.requests(writes_only=True)) == 2, "reconcile is a no-op when in order"
 
 
-def test_run_killed_mid_write_is_finished_by_reconcile_with_the_real_snapshot(sandbox, tmp_path):
+CRASHPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crashpoint")
+PATCH = "/accounts/%s/addressing/prefixes/%s/bgp/prefixes/" % (ACCOUNT, PREFIX)
+
+
+def wait_until(condition, what, timeout=120):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("point", ["after the intent", "during the provider write", "before the outcome",
+                                   "during the ledger rename"])
+def test_run_killed_at_a_crash_point_is_finished_by_reconcile_with_the_real_snapshot(sandbox, tmp_path, point):
+    """kill -9 of the incident run at a point the test chooses (the sandbox holds the write,
+    or a test-only sitecustomize holds the ledger rename), then reconcile converges: the prefix
+    is advertised, the ledger says so with the real pre-incident snapshot, and the incident
+    can still be resolved."""
     inv = cf_inventory(tmp_path / "inv.json", sandbox, {"edge": {}})
     ledger = tmp_path / "ledger.json"
-    # The PATCH reaches the provider and is applied 1.5 s later; the run is killed before then,
-    # i.e. after the provider write left and before the ledger recorded its outcome.
-    sandbox.add_fault(provider="cloudflare", method="PATCH", delay=1.5, count=1)
+    env = ansible_env()
+    arrived, release = tmp_path / "arrived", tmp_path / "release"
+    if point == "during the ledger rename":
+        env.update(PYTHONPATH=CRASHPOINT + os.pathsep + env.get("PYTHONPATH", ""), DDOS_CRASH_LEDGER=str(ledger),
+                   DDOS_CRASH_INTEGRATION="edge", DDOS_CRASH_ARRIVED=str(arrived), DDOS_CRASH_RELEASE=str(release))
+    else:
+        sandbox.add_fault(provider="cloudflare", method="PATCH", path="^" + PATCH, name="write", count=1,
+                          hold=point != "before the outcome", hold_response=point == "before the outcome")
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "ddos.scrubbing.incident", "-i", inv,
            "-e", "scrubbing_state_file=%s" % ledger, "-e", json.dumps({"incident": {"id": "A", "status": "started"}})]
-    proc = subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(e["method"] == "PATCH" for e in sandbox.requests()) \
-            and not (ledger.exists() and read_ledger(ledger)["integrations"].get("edge", {}).get("pending")):
-        time.sleep(0.05)
-    time.sleep(0.3)
-    kill_tree(proc.pid)
-    proc.wait()
-    time.sleep(1.6)
-    assert advertised(sandbox), "the in-flight write landed"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        if point == "during the ledger rename":
+            wait_until(arrived.exists, "the outcome's ledger rename")
+        else:
+            assert sandbox.wait_held("write", 120), "the provider write never arrived"
+        pending = read_ledger(ledger)["integrations"]["edge"]
+        assert pending["pending"]["action"] == "activate" and not pending["active"], pending
+    finally:
+        kill_tree(proc.pid)
+        proc.wait()
+    # What reached the provider: nothing (after the intent), the write (during it, before the
+    # outcome, during the rename).
+    sandbox.release("write", drop=point == "after the intent")
+    wait_until(lambda: any(e["method"] == "PATCH" for e in sandbox.requests()) or point == "after the intent",
+               "the held write to finish")
+    assert advertised(sandbox) is (point != "after the intent")
     rec = read_ledger(ledger)["integrations"]["edge"]
-    assert rec["pending"]["action"] == "activate" and rec["pending"]["snapshot"]["advertised"] is False
+    assert rec["pending"]["action"] == "activate" and rec["pending"]["snapshot"]["advertised"] is False, rec
     assert not rec["active"]
 
     fixed = run_playbook("reconcile", sandbox, ledger, inventory=inv)
     assert fixed.returncode == 0, fixed.output
+    assert advertised(sandbox)
     rec = read_ledger(ledger)["integrations"]["edge"]
-    assert rec["active"] and rec["pending"] is None
+    assert rec["active"] and rec["pending"] is None, rec
     assert rec["snapshot"]["advertised"] is False, "the real pre-incident snapshot survives the crash"
     assert incident(sandbox, ledger, inv, "A", "resolved").returncode == 0
     assert not advertised(sandbox)
@@ -220,7 +251,6 @@ def test_remote_state_host_module_runs_the_same_operation(sandbox, tmp_path):
     drive that module directly (as AnsiballZ would) and check it converges like the action."""
     from ansible.module_utils.testing import patch_module_args
     from ansible_collections.ddos.scrubbing.plugins.modules import orchestrate
-    import pytest
 
     configs = {"edge": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
         "api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw", "account_id": ACCOUNT,
