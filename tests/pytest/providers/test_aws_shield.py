@@ -235,13 +235,13 @@ def test_a_cloudfront_without_its_l7_response_is_not_active(sandbox):
 
 
 # -- identifiers checked before any call (issue 10 defect 4) ----------------------------------------------
-@pytest.mark.parametrize("bad", [[""], ["i-0123456789abcdef0"], "arn:aws:s3:::my-bucket", [CLOUDFRONT, "eipalloc-1"]])
+@pytest.mark.parametrize("bad", [[""], ["i-0123456789abcdef0"], "arn:aws:s3:::my-bucket", [CLOUDFRONT, "eipalloc-1"], []])
 def test_bad_arns_are_refused_by_the_module_before_any_call(sandbox, module_runner, bad):
     args = dict(endpoint_url=sandbox.api_url("aws_shield"), aws_access_key_id=ACCESS_KEY,
                 aws_secret_access_key=SECRET_KEY, resource_arns=bad)
     result = module_runner("aws_shield", args)
     assert result["_rc"] != 0
-    assert "aws_shield" in result["msg"] and "option resource_arns must be" in result["msg"], result["msg"]
+    assert result["msg"].startswith("aws_shield: ") and "resource_arns must be" in result["msg"], result["msg"]
     assert sandbox.requests(provider="aws_shield") == []
 
 
