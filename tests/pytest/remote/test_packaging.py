@@ -55,11 +55,12 @@ def build_payload():
 def referenced_module_utils(source):
     """The collection's module_utils that a file names in an import (a plain text scan, not the packer's)."""
     found = set()
+    # "import (a,\n b)" may span lines; "import a, b" ends with its line.
     for match in re.finditer(r"ansible_collections\.ddos\.scrubbing\.plugins\.module_utils((?:\.\w+)*)"
-                             r"(?:\s+import\s+\(?([\w\s,]+)\)?)?", source):
+                             r"(?:[ \t]+import[ \t]+(?:\(([\w\s,]+)\)|([\w \t,]+)))?", source):
         dotted = [p for p in match.group(1).split(".") if p]
         candidates = ["/".join(dotted)] if dotted else []
-        for name in re.split(r"[\s,]+", match.group(2) or ""):
+        for name in re.split(r"[\s,]+", match.group(2) or match.group(3) or ""):
             if name:
                 candidates.append("/".join(dotted + [name]))
         found.update(candidates)
