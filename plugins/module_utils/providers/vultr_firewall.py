@@ -70,16 +70,22 @@ class VultrFirewall(LockdownProvider):
     # -- translation ------------------------------------------------------------------------------------
     def fetch(self):
         group = self.envelope(self.http.get(self._path), "firewall_group", self._path)
-        rules, cursor = [], None
+        rules, cursor, seen = [], None, set()
         while True:
             params = {"per_page": self.page_size}
             if cursor:
                 params["cursor"] = cursor
-            page = self.http.get(self._path + "/rules", params=params)
+            page = self.http.get(self._path + "/rules", params=params) or {}
             rules.extend(page.get("firewall_rules") or [])
             cursor = ((page.get("meta") or {}).get("links") or {}).get("next")
             if not cursor:
                 break
+            if cursor in seen:  # a cursor that comes back would page forever: stop and say so
+                raise ProviderError(self.name, "GET %s/rules answered the cursor %r twice: the rule list cannot be "
+                                    "read completely, so nothing is changed" % (self._path, cursor),
+                                    method="GET", path=self._path + "/rules",
+                                    hint="Run again; report it to Vultr if it persists")
+            seen.add(cursor)
         return dict(id=group.get("id"), description=group.get("description"),
                     instance_count=group.get("instance_count") or 0, max_rule_count=group.get("max_rule_count"),
                     inbound=rules, rule_ids=[r.get("id") for r in rules])

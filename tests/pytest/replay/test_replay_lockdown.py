@@ -501,3 +501,18 @@ def test_hetzner_survives_every_firewall_robot_documents(replay, rules, status, 
         assert sent == wanted
         assert (form["port"], form["filter_ipv6"], form["whitelist_hos"]) == (
             port, str(filter_ipv6).lower(), str(whitelist_hos).lower())
+
+
+def test_vultr_stops_on_a_cursor_that_comes_back(replay):
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+
+    group_id = vultr_sim.GROUP
+    rule = {"id": 1, "ip_type": "v4", "protocol": "tcp", "port": "22", "subnet": "0.0.0.0", "subnet_size": 0,
+            "source": "", "notes": ""}
+    page = {"firewall_rules": [rule], "meta": {"total": 2, "links": {"next": "bmV4dF9fMQ==", "prev": ""}}}
+    replay.load([{"method": "GET", "path": "/v2/firewalls/%s" % group_id,
+                  "body": {"firewall_group": {"id": group_id, "instance_count": 1, "max_rule_count": 50}}},
+                 {"method": "GET", "path": "/v2/firewalls/%s/rules" % group_id, "body": page}])
+    with pytest.raises(ProviderError, match="answered the cursor 'bmV4dF9fMQ==' twice"):
+        new_provider("vultr_firewall", replay.url + "/v2", firewall_group_id=group_id).read()
+    assert len(replay.log) <= 4
