@@ -57,7 +57,7 @@ def test_401_is_never_retried(sandbox):
 
 def test_5xx_retries_are_bounded(sandbox):
     sandbox.add_fault(provider="cloudflare", status=503, count=10)
-    with pytest.raises(ProviderError, match="still failing after 2 retries"):
+    with pytest.raises(ProviderError, match=r"HTTP 503.*\(after 3 attempts\)"):
         client(sandbox).get("/zones")
     assert len(sandbox.requests()) == 3
 
@@ -102,3 +102,16 @@ def test_secrets_are_scrubbed_from_messages():
     assert redact("short xy kept", ["xy"]) == "short xy kept"  # too short to redact safely
     err = ProviderError("x", "bad", hint="h")
     assert str(err) == "x: bad. h"
+
+
+def test_retry_after_beyond_the_run_deadline_fails_at_once(sandbox):
+    from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
+
+    sandbox.add_fault(provider="cloudflare", status=429, headers={"Retry-After": "600"}, count=-1)
+    _http.set_deadline(time.monotonic() + 60)
+    try:
+        with pytest.raises(ProviderError, match=r"retry after 600 s, more than the \d+ s left.*Retry after 20"):
+            client(sandbox).get("/zones")
+    finally:
+        _http.set_deadline(None)
+    assert len(sandbox.requests()) == 1, "not retried: the answer would come after the deadline"
