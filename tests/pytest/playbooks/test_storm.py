@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from conftest import COLLECTIONS, read_ledger
 from ddos_sandbox.providers.cloudflare import ACCOUNT, DEFAULT_SCENARIO
