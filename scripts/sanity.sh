@@ -35,6 +35,11 @@ if grep -q "All targets skipped" "$log"; then
   echo "sanity: ansible-test skipped every target: it checked nothing" >&2
   exit 1
 fi
+if grep -q 'WARNING: Required program ".*" not found' "$log"; then
+  grep 'WARNING: Required program' "$log" >&2
+  echo "sanity: a sanity test could not run (install the program: scripts/ensure-debian.sh)" >&2
+  exit 1
+fi
 ran=$(grep -c '^Running sanity test ' "$log")
 if [ "$#" -eq 0 ] && [ "$ran" -lt "$min_tests" ]; then
   echo "sanity: only $ran sanity tests ran, expected at least $min_tests" >&2

@@ -4,7 +4,7 @@
 # profile) and the molecule scenario. Exit status is non-zero if any part fails.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
+cd "$here" || exit 1
 bash scripts/setup.sh test || exit 1
 venv="$here/.venv/bin"
 export PATH="$venv:$PATH"
