@@ -48,15 +48,15 @@ def main():
                DDOS_SCRUBBING_BUDGET="1.5")
     cases = {
         "baseline: python3 -c pass": lambda: timed([sys.executable, "-c", "pass"], env),
-        "unban, stdin open and empty (nothing listens)": lambda: timed([sys.executable, ADAPTER, "10.213.0.1", "incoming", "0", "unban"],
-                                                     env, keep_stdin_open=True),
+        "unban, stdin open and empty (nothing listens)": lambda: timed(
+            [sys.executable, ADAPTER, "10.213.0.1", "incoming", "0", "unban"], env, keep_stdin_open=True),
         "ban, nothing listens (timeout 1 s, budget 1.5 s)": lambda: timed(
             [sys.executable, ADAPTER, "10.213.0.1", "incoming", "29754", "ban"], env, REPORT),
     }
     print("ddos.scrubbing FastNetMon adapter benchmark (medians of %d runs)" % args.runs)
     slow = []
     for name, case in cases.items():
-        seconds = statistics.median(case() for _ in range(args.runs))
+        seconds = statistics.median(case() for _run in range(args.runs))
         print("%-52s %7.3f s" % (name, seconds))
         if seconds >= 5:
             slow.append(name)

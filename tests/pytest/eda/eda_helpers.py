@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -160,4 +159,3 @@ def rulebook(sandbox, tmp_path):
         yield book
     finally:
         stop_rulebook(book.proc)
-

@@ -11,8 +11,8 @@ import sys
 import time
 
 from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
-from eda_helpers import (ADAPTER, INTERNAL_TOKEN, flowtriq, ledger_incidents, now_iso, post,  # noqa: F401
-                         rulebook, wait_for)
+from eda_helpers import (ADAPTER, INTERNAL_TOKEN, flowtriq, ledger_incidents, now_iso, post, wait_for)
+from eda_helpers import rulebook  # noqa: F401 pylint: disable=unused-import
 
 AUTH = {"Authorization": "Bearer " + INTERNAL_TOKEN}
 

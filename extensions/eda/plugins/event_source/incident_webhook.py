@@ -213,7 +213,7 @@ class Intake:
             if key is None:
                 event = items.popleft()
             else:
-                batch = [items.popleft() for _ in range(min(len(items), MAX_BATCH))]
+                batch = [items.popleft() for _item in range(min(len(items), MAX_BATCH))]
                 self.last_batch[key] = now
                 event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
                          "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector"}
