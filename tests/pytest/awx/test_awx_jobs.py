@@ -190,6 +190,8 @@ def test_a_job_gets_its_credentials_only_from_the_injectors(zones, pg, tmp_path)
     result = job.module_result()
     assert result["ledger"]["backend"] == "postgresql", result
     assert CF_TOKEN not in job.stdout() and all(CF_TOKEN not in str(e) for e in job.events())
+    # The job ran with the node's fresh HOME (Ansible's local temp lives there), not the caller's.
+    assert os.path.isdir(os.path.join(node.dir, "home-" + job.ident, ".ansible")), os.listdir(node.dir)
     doc = read_ledger_doc(pg.dsn)
     assert doc["workspaces"]["ws-a"]["incidents"]["solo"]["status"] == "active"
     # Without the credential, the same job fails with a clear message, and no write happens.

@@ -170,6 +170,14 @@ def test_incident_status_reconcile_over_ssh_with_controller_credentials(sandbox,
     resolved = play("incident", {"incident": {"id": "A2", "status": "resolved", "workspace": "prod"}})
     assert resolved.returncode == 0, resolved.output
     assert not mt_advertised(sandbox) and robot_status(sandbox) == "disabled"
+
+    # A connection that would leave the module (and its credentials) in a file is refused.
+    writes = len(sandbox.requests(writes_only=True))
+    kept = run_playbook("incident", sandbox, ledger, {"incident": {"id": "A3", "status": "started",
+                                                                   "workspace": "prod"}},
+                        inventory=inventory, env=dict(SECRETS, ANSIBLE_KEEP_REMOTE_FILES="1"))
+    assert kept.returncode != 0 and "cannot pipeline" in kept.output, kept.output
+    assert len(sandbox.requests(writes_only=True)) == writes
     watch = DiskWatch(ssh.home)
     watch.scan()
     assert watch.found == {}, watch.found
