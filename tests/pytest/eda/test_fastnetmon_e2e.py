@@ -8,6 +8,7 @@ and the prefix is withdrawn. Only addresses inside 10.213.0.0/16 on these test i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ import pytest
 from conftest import require
 from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
 from eda_helpers import ADAPTER, INTERNAL_TOKEN, rulebook, wait_for  # noqa: F401 pylint: disable=unused-import
+from eda_helpers import start_rulebook, stop_rulebook, write_inventory
+from bgp.bgp_lab import BgpLab, missing as bgp_missing
 
 FASTNETMON = shutil.which("fastnetmon") or "/usr/sbin/fastnetmon"
 
@@ -77,7 +80,40 @@ def namespaces():
         sh("ip", "netns", "del", ns, check=False)
 
 
-def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook, namespaces, tmp_path):  # noqa: F811
+@pytest.fixture
+def border():
+    """A real BGP speaker (gobgpd) and border router (BIRD 2) on loopback, for the RTBH integration."""
+    require(bgp_missing(), "scripts/ensure-debian.sh installs gobgpd and bird2")
+    lab = BgpLab().start()
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture
+def rulebook_rtbh(sandbox, border, tmp_path):
+    """The rulebook on the sandbox inventory plus an RTBH integration of the same workspace, whose
+    owned_prefixes (this test's 10.213.0.0/16) contain the victim."""
+    ledger = tmp_path / "ledger.json"
+    path = tmp_path / "inventory.json"
+    write_inventory(path, sandbox, ledger)
+    inventory = json.loads(path.read_text())
+    inventory["scrubbing_integrations"]["hosts"]["rtbh"] = {
+        "scrubbing_provider": "bgp_blackhole", "scrubbing_workspace": "prod",
+        "scrubbing_options": {"speaker_address": border.speaker_address, "owned_prefixes": ["10.213.0.0/16"]}}
+    path.write_text(json.dumps(inventory))
+    book = start_rulebook(tmp_path, str(path))
+    book.ledger = str(ledger)
+    try:
+        yield book
+    finally:
+        stop_rulebook(book.proc)
+
+
+def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, namespaces, tmp_path):
+    # The same flood also blackholes the victim on the border router (rtbh, a real gobgpd + BIRD 2).
+    host_route = namespaces["victim"] + "/32"
     # Only the victim: with the attacker inside the monitored networks the flood would count as internal.
     (tmp_path / "networks").write_text(namespaces["victim"] + "/32\n")
     (tmp_path / "whitelist").write_text("")
@@ -85,7 +121,7 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook, namespaces, t
     notify.write_text("#!/bin/sh\nexport DDOS_SCRUBBING_WEBHOOK_URL=%s DDOS_SCRUBBING_TOKEN=%s "
                       "DDOS_SCRUBBING_WORKSPACE=prod DDOS_SCRUBBING_STATE_DIR=%s DDOS_SCRUBBING_LOG_FILE=%s "
                       "DDOS_SCRUBBING_NOTIFY_CONFIG=/nonexistent\nexec %s %s \"$@\"\n" % (
-                          rulebook.internal_url, INTERNAL_TOKEN, tmp_path / "state", tmp_path / "notify.log",
+                          rulebook_rtbh.internal_url, INTERNAL_TOKEN, tmp_path / "state", tmp_path / "notify.log",
                           sys.executable, ADAPTER))
     notify.chmod(0o755)
     config = tmp_path / "fastnetmon.conf"
@@ -118,14 +154,20 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook, namespaces, t
         assert diverted, "no diversion: fastnetmon log:\n%s\nnotify log:\n%s\nrulebook:\n%s" % (
             log.read_text()[-2000:] if log.exists() else "-",
             (tmp_path / "notify.log").read_text() if (tmp_path / "notify.log").exists() else "-",
-            rulebook.output()[-2000:])
+            rulebook_rtbh.output()[-2000:])
+        blackholed = wait_for(lambda: host_route in border.routes("master4"), timeout=60, step=0.05)
+        first_route = time.time() - started
+        assert blackholed, "no blackhole route on the router:\n%s" % rulebook_rtbh.output()[-3000:]
+        assert border.routes("master4")[host_route]["dest"] == "blackhole"
         flood.terminate()
         flood.wait(timeout=10)
         stopped = time.time()
         withdrawn = wait_for(lambda: not advertised(sandbox), timeout=150, step=0.2)
         assert withdrawn, "no withdrawal after the flood stopped:\n%s" % (tmp_path / "notify.log").read_text()
-        print("flood start -> first provider write: %.2f s; flood stop -> withdrawal: %.1f s" % (
-            first_write, time.time() - stopped))
+        assert wait_for(lambda: host_route not in border.routes("master4"), timeout=60, step=0.2), (
+            "the blackhole route outlived the attack:\n%s" % rulebook_rtbh.output()[-3000:])
+        print("flood start -> first provider write: %.2f s; -> blackhole route on the router: %.2f s; "
+              "flood stop -> withdrawal: %.1f s" % (first_write, first_route, time.time() - stopped))
         notify_log = (tmp_path / "notify.log").read_text()
         assert "ban %s -> started" % namespaces["victim"] in notify_log
         assert "unban %s -> resolved" % namespaces["victim"] in notify_log
