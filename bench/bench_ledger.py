@@ -76,7 +76,7 @@ def main():
     hung = {"provider": "hetzner", "hold": True, "count": -1, "name": "bench-hung"}
     limited = {"provider": "vultr", "status": 429, "headers": {"Retry-After": "3600"}, "count": -1}
     base, held, rate, file_runs, pg_runs = [], [], [], [], []
-    for _ in range(args.runs):  # interleaved, so machine load weighs on every case alike
+    for _run in range(args.runs):  # interleaved, so machine load weighs on every case alike
         base.append(run(deadline))
         held.append(run(deadline, hung))
         rate.append(run(deadline, limited))

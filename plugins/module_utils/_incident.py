@@ -81,8 +81,8 @@ def _attack(value):
         raise _refuse("incident.attack must be a dict of %s" % ", ".join(ATTACK_FIELDS))
     unknown = sorted(set(value) - set(ATTACK_FIELDS))
     if unknown:
-        raise _refuse("incident.attack has unknown field(s) %s (known: %s)" % (", ".join(unknown),
-                                                                              ", ".join(ATTACK_FIELDS)))
+        raise _refuse("incident.attack has unknown field(s) %s (known: %s)" % (
+            ", ".join(unknown), ", ".join(ATTACK_FIELDS)))
     attack = {}
     for field in ("family", "protocol"):
         if value.get(field) not in (None, ""):

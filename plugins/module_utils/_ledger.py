@@ -86,8 +86,9 @@ def describe_holder(holder):
     if not holder:
         return "an unknown process"
     since = holder.get("at")
-    return "%s pid %s (%s, since %s)" % (holder.get("host", "?"), holder.get("pid", "?"), holder.get("operation", "?"),
-                                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since else "?")
+    return "%s pid %s (%s, since %s)" % (
+        holder.get("host", "?"), holder.get("pid", "?"), holder.get("operation", "?"),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since else "?")
 
 
 class Book:

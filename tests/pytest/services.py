@@ -77,7 +77,7 @@ class PostgresServer:
         if self.base is None:
             return
         subprocess.run(_as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
+                       capture_output=True, check=False)  # already stopped is fine
         shutil.rmtree(self.base, ignore_errors=True)
         self.base = None
 

@@ -21,6 +21,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils import _ledger, _le
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import FileLedger, claimant, open_ledger
 
+
 @pytest.fixture(scope="session")
 def postgres():
     reason = PostgresServer.missing()
