@@ -19,10 +19,12 @@ import subprocess
 import threading
 import time
 
+import pytest
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN, ansible_env
+from conftest import COLLECTIONS, ROOT, VENV_BIN, ansible_env, require
+from services import PostgresServer
 
 RUNNER = os.path.join(VENV_BIN, "ansible-runner")
 CREDENTIAL_TYPES = os.path.join(ROOT, "extensions", "awx", "credential_types")
@@ -237,3 +239,27 @@ def write_inventory(zones, sandbox_url, extra_hosts=None):
     hosts.update(extra_hosts or {})
     return {"all": {"hosts": {"localhost": {"ansible_connection": "local"}}},
             "scrubbing_integrations": {"hosts": hosts, "vars": {"ansible_connection": "local"}}}
+
+
+ORIGINAL_LEVEL = "medium"
+
+
+def zones_scenario(zones):
+    """The Cloudflare simulator's scenario with one zone per workspace ({workspace: zone id}),
+    at the level a zone has before any incident."""
+    from ddos_sandbox.providers.cloudflare import ACCOUNT, DEFAULT_SCENARIO
+
+    scenario = dict(DEFAULT_SCENARIO)
+    scenario["zones"] = {zone: {"name": "%s.example.test" % ws, "account_id": ACCOUNT,
+                                "security_level": ORIGINAL_LEVEL, "editable": True} for ws, zone in zones.items()}
+    return {"cloudflare": scenario}
+
+
+@pytest.fixture
+def pg():
+    """A real PostgreSQL for the shared ledger (Debian's postgresql, private socket)."""
+    require({"PostgreSQL": PostgresServer.missing() is None},
+            "%s; scripts/ensure-debian.sh installs it" % PostgresServer.missing())
+    server = PostgresServer().start()
+    yield server
+    server.stop()

@@ -14,35 +14,19 @@ import time
 
 import pytest
 
-from awx_jobs import Job, Node, alive, injected_env, read_ledger_doc, write_inventory
-from conftest import require
-from services import PostgresServer
+from awx_jobs import (ORIGINAL_LEVEL, Job, Node, alive, injected_env, pg, read_ledger_doc,  # noqa: F401 pylint: disable=unused-import
+                      write_inventory, zones_scenario)
 
 CF_TOKEN = "sandbox-cf-token-rw"
 EVENTS = int(os.environ.get("DDOS_AWX_EVENTS", "200"))
 WORKSPACES = ("ws-a", "ws-b", "ws-c", "ws-d")
 # One Cloudflare zone (Under Attack Mode) per workspace: 32-hex ids, levels as before an incident.
 ZONES = {ws: "%032x" % (0xa0 + i) for i, ws in enumerate(WORKSPACES + ("kw",))}
-ORIGINAL_LEVEL = "medium"
-
-
-@pytest.fixture
-def pg():
-    require({"PostgreSQL": PostgresServer.missing() is None},
-            "%s; scripts/ensure-debian.sh installs it" % PostgresServer.missing())
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def zones(sandbox):
-    from ddos_sandbox.providers.cloudflare import ACCOUNT, DEFAULT_SCENARIO
-
-    scenario = dict(DEFAULT_SCENARIO)
-    scenario["zones"] = {zone: {"name": "%s.example.test" % ws, "account_id": ACCOUNT,
-                                "security_level": ORIGINAL_LEVEL, "editable": True} for ws, zone in ZONES.items()}
-    sandbox.reset({"cloudflare": scenario})
+    sandbox.reset(zones_scenario(ZONES))
     return sandbox
 
 
@@ -226,7 +210,7 @@ def test_two_execution_nodes_200_events(zones, pg, tmp_path):
                 scheduler.finish(event)
 
     started = time.time()
-    threads = [threading.Thread(target=slot, args=(n,)) for n in nodes for _ in range(n.slots)]
+    threads = [threading.Thread(target=slot, args=(n,)) for n in nodes for _slot in range(n.slots)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -14,35 +14,18 @@ import threading
 
 import pytest
 
-from awx_jobs import read_ledger_doc, write_inventory
-from conftest import require
+from awx_jobs import ORIGINAL_LEVEL, pg, read_ledger_doc, write_inventory, zones_scenario  # noqa: F401 pylint: disable=unused-import
 from eda.eda_helpers import INTERNAL_TOKEN, now_iso, post, start_rulebook, stop_rulebook, wait_for
-from services import PostgresServer
 
 WORKSPACES = ("rb-a", "rb-b")
 ZONES = {ws: "%032x" % (0xb0 + i) for i, ws in enumerate(WORKSPACES)}
-ORIGINAL_LEVEL = "medium"
 AUTH = {"Authorization": "Bearer " + INTERNAL_TOKEN}
 WAVES, PER_WAVE = 2, 3
 
 
 @pytest.fixture
-def pg():
-    require({"PostgreSQL": PostgresServer.missing() is None},
-            "%s; scripts/ensure-debian.sh installs it" % PostgresServer.missing())
-    server = PostgresServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def two_rulebooks(sandbox, pg, tmp_path):
-    from ddos_sandbox.providers.cloudflare import ACCOUNT, DEFAULT_SCENARIO
-
-    scenario = dict(DEFAULT_SCENARIO)
-    scenario["zones"] = {zone: {"name": "%s.example.test" % ws, "account_id": ACCOUNT,
-                                "security_level": ORIGINAL_LEVEL, "editable": True} for ws, zone in ZONES.items()}
-    sandbox.reset({"cloudflare": scenario})
+    sandbox.reset(zones_scenario(ZONES))
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps(write_inventory(ZONES, sandbox.url)))
     # Both instances get the ledger and the credentials from their environment, as a rulebook
