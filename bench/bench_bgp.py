@@ -37,11 +37,13 @@ def build():
     return out
 
 
-def ansible(collections, module, args, check=True):
+def ansible(collections, module, args):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
-    cmd = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", module, "-a", json.dumps(args), "-o"]
+    cmd = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", module, "-o"]
+    if args is not None:
+        cmd += ["-a", json.dumps(args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -115,7 +117,7 @@ def main():
             finish(ansible(collections, "ddos.scrubbing.cloudflare_magic_transit", dict(mt, state="inactive")))
 
             start = time.perf_counter()
-            finish(ansible(collections, "ansible.builtin.ping", {}))
+            finish(ansible(collections, "ansible.builtin.ping", None))
             figures["ansible.builtin.ping (start-up baseline)"].append(time.perf_counter() - start)
     finally:
         sandbox.stop()

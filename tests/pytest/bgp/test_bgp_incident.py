@@ -34,9 +34,12 @@ def play(name, inv, ledger, extra=None):
     return proc
 
 
+def has(routes):
+    return "203.0.113.10/32" in routes
+
+
 def test_route_lives_exactly_while_an_incident_targets_the_address(lab, tmp_path):
     inv, ledger = inventory(tmp_path, lab), tmp_path / "ledger.json"
-    has = lambda routes: "203.0.113.10/32" in routes  # noqa: E731
     play("incident", inv, ledger, incident("A", "started"))
     route = lab.wait_routes("master4", has, "the blackhole route of incident A")["203.0.113.10/32"]
     assert route["dest"] == "blackhole" and "(65535,666)" in route["attrs"]["BGP.community"]
