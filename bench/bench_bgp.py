@@ -7,7 +7,10 @@ sandbox, then prints medians of N runs (default 5) of:
 - the same activation in-process (the provider's own cost, without Ansible's start-up);
 - ``ansible localhost -m ddos.scrubbing.cloudflare_magic_transit`` advertising a prefix on the
   sandbox (the module returns once the sandbox reports the advertisement), measured the same way;
-- ``ansible localhost -m ansible.builtin.ping``, the start-up cost every module run pays.
+- ``ansible localhost -m ansible.builtin.ping``, the start-up cost every module run pays;
+- ``ansible-playbook ddos.scrubbing.incident`` (started, a new target each run) until BIRD shows the
+  route, beside the same playbook with one Magic Transit integration until the sandbox reports the
+  prefix advertised (each incident is resolved afterwards, not timed).
 
 Everything stays on 127.0.0.0/8. Usage (as root, like the tests):
     .venv/bin/python bench/bench_bgp.py [--runs 5]
@@ -21,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +49,23 @@ def ansible(collections, module, args):
     if args is not None:
         cmd += ["-a", json.dumps(args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def playbook(collections, inventory, ledger, incident):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "ddos.scrubbing.incident", "-i", inventory,
+           "-e", "scrubbing_state_file=%s" % ledger, "-e", json.dumps({"incident": incident})]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def write_inventory(path, name, integration):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                                   "ansible_python_interpreter": sys.executable}}},
+                   "scrubbing_integrations": {"vars": {"ansible_connection": "local"},
+                                              "hosts": {name: integration}}}, handle)
+    return path
 
 
 def finish(proc):
@@ -80,7 +101,20 @@ def main():
     sandbox = Sandbox(build_sandbox(["cloudflare"])).start()
     figures = {"module: announce -> route on BIRD": [], "module: withdraw -> route gone from BIRD": [],
                "in-process: announce -> route on BIRD": [], "Magic Transit module write (sandbox)": [],
-               "ansible.builtin.ping (start-up baseline)": []}
+               "ansible.builtin.ping (start-up baseline)": [],
+               "incident playbook: started -> route on BIRD": [],
+               "incident playbook: started -> Magic Transit advertised": []}
+    work = tempfile.mkdtemp(prefix="ddos-bench-bgp-")
+    rtbh_inventory = write_inventory(os.path.join(work, "rtbh.json"), "rtbh", {
+        "scrubbing_provider": "bgp_blackhole",
+        "scrubbing_options": {"speaker_address": lab.speaker_address, "owned_prefixes": OWNED}})
+    mt_inventory = write_inventory(os.path.join(work, "mt.json"), "edge", {
+        "scrubbing_provider": "cloudflare_magic_transit",
+        "scrubbing_options": {"api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw",
+                              "account_id": ACCOUNT, "prefix_id": PREFIX, "wait_sleep": 0.05}})
+
+    def advertised():
+        return sandbox.state()["cloudflare"]["accounts"][ACCOUNT][PREFIX]["advertised"]
     try:
         for run in range(runs):
             target = "203.0.113.%d" % (10 + run)
@@ -119,6 +153,26 @@ def main():
             start = time.perf_counter()
             finish(ansible(collections, "ansible.builtin.ping", None))
             figures["ansible.builtin.ping (start-up baseline)"].append(time.perf_counter() - start)
+
+            target = "203.0.113.%d" % (100 + run)
+            ledger = os.path.join(work, "ledger-rtbh-%d.json" % run)
+            start = time.perf_counter()
+            proc = playbook(collections, rtbh_inventory, ledger, {"id": "bench-%d" % run, "status": "started",
+                                                                  "target": target})
+            until(lambda: target + "/32" in lab.routes("master4"))
+            figures["incident playbook: started -> route on BIRD"].append(time.perf_counter() - start)
+            finish(proc)
+            finish(playbook(collections, rtbh_inventory, ledger, {"id": "bench-%d" % run, "status": "resolved",
+                                                                  "target": target}))
+
+            sandbox.reset()
+            ledger = os.path.join(work, "ledger-mt-%d.json" % run)
+            start = time.perf_counter()
+            proc = playbook(collections, mt_inventory, ledger, {"id": "bench-%d" % run, "status": "started",
+                                                                "target": target})
+            until(advertised)
+            figures["incident playbook: started -> Magic Transit advertised"].append(time.perf_counter() - start)
+            finish(proc)
     finally:
         sandbox.stop()
         lab.stop()
