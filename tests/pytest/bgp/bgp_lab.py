@@ -115,9 +115,16 @@ class BgpLab:
         pidfile = os.path.join(self.dir, "bird.pid")
         subprocess.run([BIRD, "-c", os.path.join(self.dir, "bird.conf"), "-s", self.socket, "-P", pidfile],
                        check=True, capture_output=True, timeout=30)
+        # BIRD forks into the background and writes its pid file after the fork: wait for the pid.
+        self.wait(lambda: os.path.exists(pidfile) and open(pidfile, encoding="utf-8").read().strip().isdigit(),
+                  "BIRD's pid file")
         with open(pidfile, encoding="utf-8") as handle:
             self.bird_pid = int(handle.read().strip())
-        self.start_speaker()
+        try:
+            self.start_speaker()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def start_speaker(self):
