@@ -38,10 +38,11 @@ DEFAULT_DEADLINE = 120
 class Task:
     """One integration's pipeline in this run."""
 
-    def __init__(self, integ, decision, snapshot):
+    def __init__(self, integ, decision, snapshot, manual=False):
         self.integ = integ
         self.decision = decision
         self.snapshot = snapshot
+        self.manual = manual  # a manual button: not re-decided from the incidents
         self.phase = "waiting to start"
         self.result = None
         self.thread = None
@@ -183,24 +184,40 @@ class Orchestrator:
         self._ends_at = self.monotonic() + self.deadline
         force_state = dict(force_state or {})
         refused = refused if refused is not None else {}
-        results = {}
-        done_keys = {}
-        for rounds in range(1, MAX_ROUNDS + 1):
+        results, done_keys = {}, {}
+        rounds, pause = 0, 0.02
+        while True:
             with self._txn() as book:
                 if event is not None:
                     event(book)
                     event = None
-                tasks = self._claim(book, scope, force_state, refused, results, done_keys)
-            if not tasks:
+                tasks, busy = self._claim(book, scope, force_state, refused, results, done_keys)
+            if tasks:
+                rounds += 1
+                for task in tasks:
+                    force_state.pop(task.integ.name, None)
+                finished = self._run(tasks)
+                for task in tasks:
+                    results[task.integ.name] = task.result
+                    if task.result and not task.result.get("failed") and not task.result.get("superseded"):
+                        done_keys[task.integ.name] = task.decision.key()
+                if not finished or self.check_mode or rounds >= MAX_ROUNDS:
+                    break
+                pause = 0.02
+                continue  # events may have arrived meanwhile: decide again
+            if not busy:
                 break
-            force_state = {}
-            finished = self._run(tasks)
-            for task in tasks:
-                results[task.integ.name] = task.result
-                if task.result and not task.result.get("failed"):
-                    done_keys[task.integ.name] = task.decision.key()
-            if not finished or self.check_mode or rounds == MAX_ROUNDS:
+            # Another live run is changing what this run's event needs (a withdrawal decided before
+            # our incident was recorded, say): wait for it to finish, then decide again, so that
+            # when this run ends its event has been served.
+            if self.monotonic() + pause >= self._ends_at:
+                for name in busy:
+                    results[name] = dict(results[name], failed=True, pending=True, msg=(
+                        "pending: %s until scrubbing_deadline=%ss; run the reconcile playbook" % (
+                            results[name]["reason"], self.deadline)))
                 break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
         for name, message in refused.items():
             results[name] = {"integration": name, "action": "none", "changed": False, "failed": True,
                              "msg": message}
@@ -209,8 +226,9 @@ class Orchestrator:
                 "failed": failed}
 
     def _claim(self, book, scope, force_state, refused, results, done_keys):
+        """(tasks this run now holds, names another live run holds)."""
         now = self.clock()
-        tasks = []
+        tasks, busy = [], []
         for name in scope:
             if name in refused:
                 continue
@@ -232,15 +250,16 @@ class Orchestrator:
             if done_keys.get(name) == decision.key() and not rec.get("pending"):
                 continue  # converged by this run already
             if not self.check_mode and not book.claim(name, self.who, now):
-                results.setdefault(name, {"integration": name, "provider": integ.provider, "action": "none",
-                                          "changed": False, "active": rec["active"],
-                                          "reason": "another run is changing it now (%s pid %s)" % (
-                                              (rec.get("claim") or {}).get("host"),
-                                              (rec.get("claim") or {}).get("pid"))})
+                holder = rec.get("claim") or {}
+                results[name] = {"integration": name, "provider": integ.provider, "action": "none",
+                                 "changed": False, "active": rec["active"],
+                                 "reason": "another run (%s pid %s, %s) is changing it" % (
+                                     holder.get("host"), holder.get("pid"), holder.get("operation"))}
+                busy.append(name)
                 continue
             snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
-            tasks.append(Task(integ, decision, snapshot))
-        return tasks
+            tasks.append(Task(integ, decision, snapshot, manual=name in force_state))
+        return tasks, busy
 
     def _run(self, tasks):
         """Start every pipeline; wait for all of them, at most until the deadline. True if all finished."""
@@ -271,6 +290,13 @@ class Orchestrator:
             if plan.changed and not self.check_mode:
                 task.phase = "recording the intent"
                 with self._txn() as book:
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                            decision.key():
+                        # An event arrived since the claim (an incident opened while we were about
+                        # to withdraw): never write a decision the ledger no longer supports.
+                        book.release(name)
+                        task.result = self._superseded(task)
+                        return
                     rec = book.integration(name)
                     book.write_intent(name, "activate" if wanted else "withdraw",
                                       plan.snapshot if wanted else rec["snapshot"], self.clock())
@@ -328,6 +354,12 @@ class Orchestrator:
                 "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
                 "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
                 "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
+
+    def _superseded(self, task):
+        integ = task.integ
+        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+                "action": "none", "changed": False, "superseded": True, "wanted": bool(task.decision.wanted),
+                "reason": "not written: an event arrived meanwhile (%s); decided again" % task.decision.reason}
 
     def _pending(self, task):
         integ = task.integ
