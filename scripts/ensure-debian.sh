@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite runs for real: FastNetMon (detector end-to-end),
 # PostgreSQL (the shared ledger), openssh-server (the remote state host), GoBGP and BIRD 2 (BGP
-# mitigation against a real router), nftables and iproute2 (network namespaces).
+# mitigation against a real router), nftables and iproute2 (network namespaces), shellcheck (the
+# sanity test of the shell scripts, which ansible-test skips without it).
 # Idempotent. Exits non-zero when a package is missing and cannot be installed: a suite that
 # would then skip is a failed suite (CI runs as root, where apt-get works).
 set -u
-packages=(fastnetmon postgresql openssh-server gobgpd bird2 nftables iproute2)
+packages=(fastnetmon postgresql openssh-server gobgpd bird2 nftables iproute2 shellcheck)
 # one command each package provides (dpkg -s is slower and misses half-removed packages)
 commands=(/usr/sbin/fastnetmon /usr/lib/postgresql/15/bin/postgres /usr/sbin/sshd /usr/bin/gobgpd /usr/sbin/bird
-          /usr/sbin/nft /usr/sbin/ip)
+          /usr/sbin/nft /usr/sbin/ip /usr/bin/shellcheck)
 missing=()
 for i in "${!packages[@]}"; do
   [ -x "${commands[$i]}" ] || missing+=("${packages[$i]}")
