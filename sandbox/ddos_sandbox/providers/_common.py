@@ -46,7 +46,7 @@ def port_in(spec, port, range_sep="-"):
         piece = piece.strip()
         if not piece:
             continue
-        low, _, high = piece.partition(range_sep)
+        low, _sep, high = piece.partition(range_sep)
         try:
             if int(low) <= port <= int(high or low):
                 return True

@@ -87,7 +87,7 @@ DEFAULT_SCENARIO = {
                   "addresses": {"ipv4": ["0.0.0.0/0"], "ipv6": ["::/0"]}},
              ],
              "outbound_policy": "ACCEPT",
-         }},
+        }},
         {"id": FIREWALL_UNATTACHED, "label": "spare-firewall", "status": "enabled", "tags": [],
          "devices": [],
          "rules": {"inbound": [], "inbound_policy": "ACCEPT", "outbound": [], "outbound_policy": "ACCEPT"}},

@@ -132,10 +132,10 @@ class VultrSimulator(SshWatch, Simulator):
         return {"firewall_groups": {gid: dict(self.group_view(g), rules=[self.rule_view(r) for r in g["rules"]])
                                     for gid, g in self.groups.items()}}
 
-    def ssh_open(self, group_id, source=ANY_V4):
+    def ssh_open(self, firewall_id, source=ANY_V4):
         """Is TCP 22 from ``source`` (default: anywhere, 0.0.0.0/0) accepted right now? With no
         rule matching (zero rules included) everything is dropped."""
-        for rule in self.groups[group_id]["rules"]:
+        for rule in self.groups[firewall_id]["rules"]:
             if rule["protocol"] != "tcp" or rule.get("source", "") != "":
                 continue
             if rule.get("port", "") and not port_in(rule["port"], SSH_PORT, range_sep=":"):

@@ -101,7 +101,7 @@ def test_bad_credentials_are_never_retried_and_explained(sandbox):
 
 
 def test_three_failed_logins_block(sandbox):
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(ProviderError):
             converge(robot(sandbox, robot_password="wrong-password"), "active")
     with pytest.raises(ProviderError, match="blocks this IP for 10 minutes"):

@@ -247,7 +247,7 @@ PORT = st.one_of(st.integers(1, 65535).map(str),
 @st.composite
 def do_rules(draw):
     out = []
-    for _ in range(draw(st.integers(0, 6))):
+    for _rule in range(draw(st.integers(0, 6))):
         protocol = draw(st.sampled_from(["tcp", "udp", "icmp"]))
         sources = {}
         addrs = draw(st.lists(st.one_of(V4, V6), max_size=3, unique=True))
@@ -269,7 +269,7 @@ def do_rules(draw):
 @st.composite
 def vultr_rules(draw):
     out, seen = [], set()
-    for _ in range(draw(st.integers(0, 8))):
+    for _rule in range(draw(st.integers(0, 8))):
         six = draw(st.booleans())
         net = draw(V6 if six else V4)
         addr, size = net.split("/")

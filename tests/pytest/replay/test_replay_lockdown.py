@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddos_sandbox.providers import digitalocean as do_sim
-from ddos_sandbox.providers import hetzner as hetzner_sim
 from ddos_sandbox.providers import linode as linode_sim
 from ddos_sandbox.providers import vultr as vultr_sim
 from ddos_sandbox.spec import load_spec
@@ -407,8 +406,8 @@ def response_schema(spec_file, path, method="get"):
     return _resolved(op["responses"]["200"]["content"]["application/json"]["schema"], spec)
 
 
-EXAMPLE = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                                 HealthCheck.too_slow])
+EXAMPLE = settings(max_examples=EXAMPLES, deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 LINODE_FW = "/{apiVersion}/networking/firewalls/{firewallId}"
 
 
@@ -469,8 +468,8 @@ def test_vultr_survives_every_group_and_rule_page_the_spec_allows(replay, group_
 # a string or null, ip_version null = both), plus what community.hrobot's test data shows (no
 # "rules" key at all). Any such answer must read, and activation must re-send it unchanged.
 ROBOT_TEXT = st.one_of(st.none(), st.sampled_from(["tcp", "22", "1.2.3.4/32", "Allow SSH", "ack", "32768-65535"]))
-ROBOT_RULE = st.fixed_dictionaries({k: ROBOT_TEXT for k in ("name", "ip_version", "dst_ip", "src_ip", "dst_port",
-                                                             "src_port", "protocol", "tcp_flags")} | {
+ROBOT_FIELDS = ("name", "ip_version", "dst_ip", "src_ip", "dst_port", "src_port", "protocol", "tcp_flags")
+ROBOT_RULE = st.fixed_dictionaries({k: ROBOT_TEXT for k in ROBOT_FIELDS} | {
     "action": st.sampled_from(["accept", "discard"])})
 ROBOT_RULES = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
     "input": st.one_of(st.none(), st.lists(ROBOT_RULE, max_size=10)),

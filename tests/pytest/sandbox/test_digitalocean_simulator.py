@@ -155,12 +155,12 @@ def test_not_found_and_rate_limit_envelopes(sandbox):
 
 
 def test_spec_violations_are_caught(sandbox):
-    bad = {"name": "web-firewall", "inbound_rules": [{"protocol": "sctp", "ports": "22",
-                                                       "sources": {"addresses": ["0.0.0.0/0"]}}]}
+    bad = {"name": "web-firewall", "inbound_rules": [
+        {"protocol": "sctp", "ports": "22", "sources": {"addresses": ["0.0.0.0/0"]}}]}
     resp = call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, json=bad)
     assert resp.status_code == 400 and resp.json()["id"] == "bad_request"
-    assert call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, json={"name": "x1", "droplet_ids": "all",
-                                                                    "inbound_rules": []}).status_code == 400
+    bad_devices = {"name": "x1", "droplet_ids": "all", "inbound_rules": []}
+    assert call(sandbox, "PUT", "/v2/firewalls/" + FIREWALL, json=bad_devices).status_code == 400
     assert call(sandbox, "GET", "/v2/firewalls?per_page=500").status_code == 400
     assert len(sandbox.spec_violations()) == 3
     sandbox.log.clear()
