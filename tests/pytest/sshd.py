@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from ddos_sandbox import net
+from processes import descendants
 
 SSHD = "/usr/sbin/sshd"
 
@@ -103,24 +104,7 @@ class SshServer:
 
     def session_descendants(self):
         """Every process below the listener: the per-connection sshd processes and what they run."""
-        if self.proc is None:
-            return []
-        children = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-        found, todo = [], list(children.get(self.proc.pid, []))
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo.extend(children.get(pid, []))
-        return found
+        return [] if self.proc is None else descendants(self.proc.pid)
 
     def stop(self):
         if self.proc is None:

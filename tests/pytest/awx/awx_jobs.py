@@ -24,6 +24,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from conftest import COLLECTIONS, ROOT, VENV_BIN, ansible_env, require
+from processes import descendants
 from services import PostgresServer
 
 RUNNER = os.path.join(VENV_BIN, "ansible-runner")
@@ -180,24 +181,6 @@ class Node:
         for pid in victims:
             _signal(pid, signal.SIGKILL)
         return victims
-
-
-def descendants(root):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def alive(pid):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import VENV_BIN, ansible_env, read_ledger, run_playbook
+from processes import kill_tree
 from ddos_sandbox.providers.cloudflare import ACCOUNT, ALWAYS_ON_PREFIX, PREFIX
 
 
@@ -26,29 +26,6 @@ def cf_inventory(path, sandbox, hosts):
         inv[name] = dict({"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": options}, **extra)
     path.write_text(json.dumps({"scrubbing_integrations": {"hosts": inv, "vars": {"ansible_connection": "local"}}}))
     return str(path)
-
-
-def kill_tree(pid):
-    """SIGKILL a process and all its descendants (ansible's workers run in their own session)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    todo, tree = [pid], []
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    for member in tree:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def advertised(sandbox, prefix=PREFIX):
