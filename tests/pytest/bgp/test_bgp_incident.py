@@ -63,3 +63,25 @@ def test_a_target_outside_owned_prefixes_never_gets_a_route(lab, tmp_path):
     inv, ledger = inventory(tmp_path, lab), tmp_path / "ledger.json"
     play("incident", inv, ledger, incident("X", "started", target="198.51.100.7"))
     assert lab.routes("master4") == {}
+
+
+def test_a_speaker_that_is_down_fails_only_its_integration(sandbox, tmp_path):
+    """No gobgpd listens at the address: the BGP integration fails naming itself and the address;
+    the Magic Transit integration of the same incident is activated all the same."""
+    from ddos_sandbox.net import free_port
+    from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
+
+    down = "127.0.0.1:%d" % free_port()
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps({"scrubbing_integrations": {"vars": {"ansible_connection": "local"}, "hosts": {
+        "rtbh": {"scrubbing_provider": "bgp_blackhole", "scrubbing_options": {
+            "speaker_address": down, "owned_prefixes": ["203.0.113.0/24"], "timeout": 5}},
+        "mt": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
+            "api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw", "account_id": ACCOUNT,
+            "prefix_id": PREFIX, "wait_sleep": 0.05}}}}}))
+    proc = run_playbook("incident", sandbox, tmp_path / "ledger.json", incident("D", "started"), inventory=str(path))
+    assert proc.returncode != 0, "the failed integration fails the run"
+    assert "rtbh: FAILED: bgp_blackhole: the BGP speaker (gobgpd) at %s does not answer" % down in proc.output, \
+        proc.output[-3000:]
+    assert "mt (cloudflare_magic_transit): activated" in proc.output
+    assert sandbox.state()["cloudflare"]["accounts"][ACCOUNT][PREFIX]["advertised"] is True
