@@ -178,7 +178,9 @@ def test_generic_incident_and_fastnetmon_adapter(sandbox, rulebook, tmp_path):  
     assert wait_for(lambda: "fastnetmon-203.0.113.7-" in rulebook.output(), timeout=60)
     assert post(rulebook.internal_url + "/incident",
                 {"incident": {"id": "G1", "status": "resolved", "workspace": "prod"}}, AUTH) == 202
-    assert wait_for(lambda: rulebook.output().count("PLAY RECAP") >= 3, timeout=90)
+    # the resolve may share a run with the FastNetMon event (a busy workspace's events are batched)
+    assert wait_for(lambda: (ledger_incidents(rulebook.ledger, "prod").get("G1") or {}).get("status") == "resolved",
+                    timeout=90), rulebook.output()[-3000:]
     assert advertised(sandbox), "the FastNetMon incident of the workspace is still active"
     subprocess.run([sys.executable, ADAPTER, "203.0.113.7", "incoming", "0", "unban"], env=env, check=True,
                    stdin=subprocess.DEVNULL, timeout=30)

@@ -209,7 +209,8 @@ def test_secrets_never_appear_at_any_verbosity(sandbox, tmp_path):
     sandbox.simulators["cloudflare"].tokens[secret] = {"permissions": ["Magic Transit Read"]}
     inv = cf_inventory(tmp_path / "inv.json", sandbox, {
         "ok": {}, "readonly": {"options": {"api_token": secret, "prefix_id": ALWAYS_ON_PREFIX}},
-        "rejected": {"options": {"api_token": secret + "-wrong"}}})
+        # its own prefix: two integrations on one prefix are refused before any call
+        "rejected": {"options": {"api_token": secret + "-wrong", "prefix_id": "e" * 32}}})
     sandbox.simulators["cloudflare"].accounts[ACCOUNT][ALWAYS_ON_PREFIX]["advertised"] = False
     ledger = tmp_path / "ledger.json"
     for playbook in ("incident", "test", "status", "activate", "withdraw", "reconcile"):
