@@ -49,6 +49,16 @@ class Integration:
             return False
         return any(net.version == t.version and net.subnet_of(t) for t in self.targets)
 
+    def owned_networks(self):
+        """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider)."""
+        nets = []
+        for item in self.options.get("owned_prefixes") or []:
+            try:
+                nets.append(ipaddress.ip_network(str(item), strict=False))
+            except ValueError:
+                continue
+        return nets
+
     def objects(self):
         """The provider objects it acts on, as comparable keys (see ``Provider.identity``: the
         options that together name one object; a single list option names one object per item)."""
@@ -81,6 +91,7 @@ def load_integrations(hosts):
         else:
             integrations.append(integ)
     errors.extend(conflicts(integrations))
+    errors.extend(_overlapping_routes(integrations))
     return integrations, errors
 
 
@@ -143,6 +154,26 @@ def conflicts(integrations):
                 errors.append("integrations %s and %s both act on the same %s object (%s): withdrawing one would "
                               "undo the other. Give each provider object to one integration" % (
                                   other, integ.name, key[0], ("%s=%s" % key[1:]) if key[1] else key[2]))
+    return errors
+
+
+def _overlapping_routes(integrations):
+    """Per-target mechanisms on one speaker whose owned_prefixes overlap would announce (and
+    withdraw) each other's routes: 10.0.0.0/8 and 10.1.0.0/16 are not equal, yet they meet."""
+    errors = []
+    per_target = [i for i in integrations if i.per_target]
+    for n, first in enumerate(per_target):
+        for second in per_target[n + 1:]:
+            if (first.provider, first.options.get("speaker_address")) != (
+                    second.provider, second.options.get("speaker_address")):
+                continue
+            shared = [(a, b) for a in first.owned_networks() for b in second.owned_networks()
+                      if a.version == b.version and a.overlaps(b)]
+            if shared:
+                errors.append("integrations %s and %s both announce %s routes for %s and %s through the speaker at "
+                              "%s: one's withdrawal would remove the other's. Give each address range to one "
+                              "integration" % (first.name, second.name, first.provider, shared[0][0], shared[0][1],
+                                               first.options.get("speaker_address")))
     return errors
 
 

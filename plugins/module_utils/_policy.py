@@ -73,16 +73,6 @@ def decide(doc, integ, now, hold_down):
     return Decision(False, "workspace %s has no active incident" % integ.workspace)
 
 
-def owned_networks(integ):
-    nets = []
-    for item in integ.options.get("owned_prefixes") or []:
-        try:
-            nets.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            continue  # the provider's own validation names it
-    return nets
-
-
 def inside(target, nets):
     try:
         net = ipaddress.ip_network(target, strict=False)
@@ -92,7 +82,7 @@ def inside(target, nets):
 
 
 def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
-    owned = owned_networks(integ)
+    owned = integ.owned_networks()
     holding = {}  # target -> incident ids holding it
     if integ.auto and not rec["forced_off"]:
         for incident_id, inc in incidents.items():
