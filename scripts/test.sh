@@ -18,7 +18,9 @@ step "pytest (unit, sandbox, playbooks, EDA)"
 # -rs prints every skip and its reason; in CI (CI=true) a skipped test fails the step: a
 # prerequisite missing there is a broken setup, not a pass.
 pytest_log="$(mktemp /tmp/ddos-pytest.XXXXXX)"
-( cd tests/pytest && DDOS_SKIP_BUILD=1 "$venv/python" -m pytest -q -rs -p no:cacheprovider "$@" ) 2>&1 \
+# Two workers (the machines have 2 cores; most tests wait on real processes), one file per worker
+# at a time, so a file's module-scoped servers stay in one process.
+( cd tests/pytest && DDOS_SKIP_BUILD=1 "$venv/python" -m pytest -q -rs -p no:cacheprovider -n 2 --dist loadfile "$@" ) 2>&1 \
   | tee "$pytest_log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed+=(pytest)
 if [ "${CI:-}" = true ] && grep -q '^SKIPPED' "$pytest_log"; then

@@ -8,8 +8,10 @@ get. So a test can look at exactly what a remote run left on the "remote" host's
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from ddos_sandbox import net
@@ -35,7 +37,8 @@ class SshServer:
         self.config = os.path.join(self.dir, "sshd_config")
         self.pid_file = os.path.join(self.dir, "sshd.pid")
         self.log = os.path.join(self.dir, "sshd.log")
-        self.control_dir = os.path.join(self.dir, "cp")
+        # ssh's ControlPath is a Unix socket (at most 107 bytes): keep it short, whatever the test's tmp dir
+        self.control_dir = tempfile.mkdtemp(prefix="cp-", dir="/tmp")
         # The sessions' HOME and TMPDIR: the state host's disk, as far as a run can write to it.
         self.home = os.path.join(self.dir, "home")
         self.tmp = os.path.join(self.home, "tmp")
@@ -122,6 +125,7 @@ class SshServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+        shutil.rmtree(self.control_dir, ignore_errors=True)
         time.sleep(0.1)
 
     def __enter__(self):

@@ -44,6 +44,11 @@ def run_child(args, out_path):
         os._exit(code)  # pylint: disable=protected-access
 
 
+def shorten(output, keep=3000):
+    """The head (a module's result starts with its msg) and the tail of a child's output."""
+    return output if len(output) <= 2 * keep else output[:keep] + " [...] " + output[-keep:]
+
+
 def main(argv):
     with open(argv[1], encoding="utf-8") as handle:
         plan = json.load(handle)
@@ -77,7 +82,7 @@ def main(argv):
             output = handle.read()
         os.unlink(out)
         print(json.dumps({"event": index, "start": started_at[index], "end": end,
-                          "rc": os.waitstatus_to_exitcode(status), "output": output[-3000:]}), flush=True)
+                          "rc": os.waitstatus_to_exitcode(status), "output": shorten(output)}), flush=True)
     os.rmdir(outdir)
 
 
