@@ -29,7 +29,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Inpu
 from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import claimant, integration_view
 from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
-    Decision, decide, manual_withdraw_refusal, ts)
+    Decision, decide, manual_withdrawal, ts)
 
 MAX_ROUNDS = 5
 DEFAULT_DEADLINE = 120
@@ -38,10 +38,11 @@ DEFAULT_DEADLINE = 120
 class Task:
     """One integration's pipeline in this run."""
 
-    def __init__(self, integ, decision, snapshot, manual=False):
+    def __init__(self, integ, decision, snapshot, manual=False, extra=None):
         self.integ = integ
         self.decision = decision
         self.snapshot = snapshot
+        self.extra = extra  # per-target mechanisms: their targets and the incidents' attack details
         self.manual = manual  # a manual button: not re-decided from the incidents
         self.phase = "waiting to start"
         self.result = None
@@ -110,10 +111,10 @@ class Orchestrator:
             for name in names:
                 rec = book.integration(name)
                 rec["pinned"] = False
-                refusal = manual_withdraw_refusal(book.doc, self.integrations[name], now, self.hold_down, force)
+                refusal, forced_off = manual_withdrawal(book.doc, self.integrations[name], now, self.hold_down, force)
                 if refusal:
                     refused[name] = refusal
-                elif force and decide(book.doc, self.integrations[name], now, self.hold_down).incidents:
+                elif forced_off:
                     rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
         return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
 
@@ -258,7 +259,8 @@ class Orchestrator:
                 busy.append(name)
                 continue
             snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
-            tasks.append(Task(integ, decision, snapshot, manual=name in force_state))
+            tasks.append(Task(integ, decision, snapshot, manual=name in force_state,
+                              extra=self._per_target_params(integ, decision.targets, book.doc)))
         return tasks, busy
 
     def _run(self, tasks):
@@ -281,7 +283,7 @@ class Orchestrator:
         name = integ.name
         wanted = bool(decision.wanted)
         _http.set_deadline(self._ends_at)
-        provider = integ.new_provider(self._per_target_params(integ, decision.targets))
+        provider = integ.new_provider(task.extra)
         plan = after = None
         written = False
         try:
@@ -370,17 +372,12 @@ class Orchestrator:
                        "wait for it. Run the reconcile playbook to finish it" % (self.deadline, task.phase)}
 
     # helpers ------------------------------------------------------------------------------------
-    def _per_target_params(self, integ, targets, doc=None):
+    @staticmethod
+    def _per_target_params(integ, targets, doc):
         if not integ.per_target:
             return None
         attacks = {}
-        source = doc if doc is not None else None
-        if source is None:
-            try:
-                source = self.ledger.read()
-            except ProviderError:
-                source = {"workspaces": {}}
-        for inc in (source["workspaces"].get(integ.workspace) or {}).get("incidents", {}).values():
+        for inc in (doc["workspaces"].get(integ.workspace) or {}).get("incidents", {}).values():
             if inc.get("status") == "active" and inc.get("target") in (targets or []):
                 attacks.setdefault(inc["target"], inc.get("attack"))
         return {"targets": list(targets or []), "target_attacks": attacks}

@@ -112,13 +112,16 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
     return Decision(None, "no incident targets an address in owned_prefixes")
 
 
-def manual_withdraw_refusal(doc, integ, now, hold_down, force):
-    """Why a manual withdrawal must not go ahead (None: go ahead). With ``force`` it goes ahead."""
+def manual_withdrawal(doc, integ, now, hold_down, force):
+    """(refusal, forced_off) of a manual withdrawal: a refusal (None: go ahead) when an active
+    incident still needs it; with ``force`` it goes ahead and stays off until the workspace is quiet."""
     decision = decide(doc, integ, now, hold_down)
-    if not (decision.wanted and decision.incidents) or force:
-        return None  # nothing active needs it (a hold-down does not block a manual withdrawal)
+    if not (decision.wanted and decision.incidents):
+        return None, False  # nothing active needs it (a hold-down does not block a manual withdrawal)
+    if force:
+        return None, True
     return ("not withdrawn: %s. Run the withdraw playbook with -e force=true to withdraw it anyway"
-            % decision.reason)
+            % decision.reason), False
 
 
 def ts(epoch):
