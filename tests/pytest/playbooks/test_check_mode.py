@@ -78,3 +78,10 @@ def test_check_mode_writes_nothing_where_the_real_run_writes(sandbox, tmp_path):
     check_writes_nothing(sandbox, ledger, "withdraw")
     real_run_writes(sandbox, ledger, "withdraw")
 
+
+def test_the_test_button_in_check_mode_sends_no_write(sandbox, tmp_path):
+    """The Test button checks write permission with a change that changes nothing (DigitalOcean,
+    Linode); ``--check`` promises no write request at all, so there it must not send one."""
+    ledger = tmp_path / "ledger.json"
+    real_run_writes(sandbox, ledger, "incident", {"incident": {"id": "A", "status": "started"}})
+    check_writes_nothing(sandbox, ledger, "test")
