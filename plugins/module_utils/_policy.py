@@ -106,10 +106,11 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
         return Decision(True, reason, ids, targets)
     if rec["pinned"]:
         return Decision(None, "pinned by a manual activation, but no active incident targets an owned prefix")
-    if was_on:
-        return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
-                        % integ.workspace, targets=[])
-    return Decision(None, "no incident targets an address in owned_prefixes")
+    # Even when the ledger never had it on: the speaker is read and a route of ours that nothing
+    # holds (one with our marker outside owned_prefixes, say) is withdrawn by the next run.
+    del was_on
+    return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
+                    % integ.workspace, targets=[])
 
 
 def manual_withdrawal(doc, integ, now, hold_down, force):

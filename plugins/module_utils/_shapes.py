@@ -74,6 +74,10 @@ def shape_errors(provider_cls, params):
                 errors.append("option %s must be %s (e.g. %s), got %s" % (
                     option, shape.name, shape.example, _show(item)))
                 break
+    # What depends on several options or on the mechanism (a BGP marker, a FlowSpec match) is the
+    # provider's own check; it runs once the shapes hold, so it may rely on them.
+    if not errors and hasattr(provider_cls, "option_errors"):
+        errors.extend(provider_cls.option_errors(params))
     return errors
 
 
