@@ -5,6 +5,8 @@ nobody, and no write counts as done."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ddos_sandbox.core import OtherHost
@@ -69,3 +71,43 @@ def test_incident_playbook_fails_naming_the_other_host_and_writes_nothing(sandbo
     failed = {name for name, rec in records.items() if "redirect to %s" % other_host.url in (rec["last_error"] or "")}
     assert failed == set(records) - {"cf-magic-transit-always-on"}, records
     assert not any(records[name]["active"] for name in failed), records
+
+
+@pytest.mark.parametrize("url", ["http://api.vultr.example/v2", "http://10.0.0.5:8765/vultr/v2",
+                                 "http://user:sandbox-vultr-key@192.0.2.1/v2", "ftp://127.0.0.1/v2"])
+def test_plain_http_to_another_host_is_refused_before_any_call(sandbox, tmp_path, module_runner, url):
+    """Credentials in clear text across a network: refused by the inventory check (naming the
+    integration) and by the module, with "use https"; loopback http:// stays fine (the sandbox)."""
+    from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
+
+    vultr = {"api_url": url, "api_key": "sandbox-vultr-key",
+             "firewall_group_id": "cb676a46-66fd-4dfb-b839-443f2e6c0b60"}
+    inventory = tmp_path / "inventory.json"
+    edge = {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_options": {
+        "api_url": sandbox.api_url("cloudflare"), "api_token": "sandbox-cf-token-rw", "account_id": ACCOUNT,
+        "prefix_id": PREFIX}}
+    hosts = {"edge": edge, "vultr-plain": {"scrubbing_provider": "vultr_firewall", "scrubbing_options": vultr}}
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}},
+                                     "scrubbing_integrations": {"vars": {"ansible_connection": "local"},
+                                                                "hosts": hosts}}))
+    proc = run_playbook("incident", sandbox, tmp_path / "ledger.json", inventory=str(inventory),
+                        extra={"incident": {"id": "H-1", "status": "started", "target": "203.0.113.7"}})
+    assert proc.returncode != 0, proc.output
+    assert "integration vultr-plain (vultr_firewall): scrubbing_options: option api_url must be an https:// URL" \
+        in proc.output and "use https" in proc.output, proc.output
+    assert "sandbox-vultr-key" not in proc.output
+    assert sandbox.requests() == [], "a refused inventory called a provider"
+    result = module_runner("vultr_firewall", dict(vultr, state="active"))
+    assert result["_rc"] != 0 and "option api_url must be an https:// URL" in result["msg"], result
+    assert "sandbox-vultr-key" not in result["_stdout"] + result["_stderr"]
+    assert sandbox.requests() == []
+
+
+def test_loopback_http_and_https_urls_pass_the_check():
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import API_URL
+
+    for url in ("http://127.0.0.1:8765/x", "http://127.3.2.1/x", "http://[::1]:80/x", "http://localhost:1/x",
+                "https://api.cloudflare.com/client/v4", "https://eu.api.ovh.com/1.0"):
+        assert API_URL.ok(url), url
+    for url in ("http://127.0.0.1.example.com/", "http://0x7f000001/", "https://", "http://[::2]/", "https:// x"):
+        assert not API_URL.ok(url), url
