@@ -12,7 +12,7 @@ from bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
 from conftest import converge, make_provider, run_module
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.bgp_blackhole import BgpBlackhole
 
 OWNED = ["203.0.113.0/24", "2001:db8::/32"]

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import Integration, load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import Book, empty_document
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import Book, empty_document
 from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide
 
 ACCOUNT, PREFIX = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "1f2e3d4c5b6a79880716253443526170"

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""What a run tells the operator: one row per integration, the summary lines, the status
+table, several incident reports merged into one, and the Test button's report."""
+
+from __future__ import annotations
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import ts
+
+
+# -- one integration's row in a run ------------------------------------------------------------
+def success_row(task, provider, plan, after, check_mode):
+    integ, decision = task.integ, task.decision
+    result = plan.result(after, check_mode=check_mode)
+    row = {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+           "action": ("activate" if decision.wanted else "withdraw") if plan.changed else "none",
+           "wanted": bool(decision.wanted), "changed": plan.changed, "active": result["active"],
+           "reason": decision.reason, "before": result["before"], "after": result["after"],
+           "snapshot": result["snapshot"], "api_calls": len(provider.api_calls()),
+           "warnings": provider.warnings, "failed": False}
+    if decision.targets is not None:
+        row["targets"] = decision.targets
+    return row
+
+
+def failure_row(task, provider, message, landed=False):
+    integ, decision = task.integ, task.decision
+    if landed:
+        message = ("the %s write LANDED (%s) but the outcome could not be recorded: %s" % (
+            integ.provider, "activated" if decision.wanted else "withdrawn", message))
+    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+            "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
+            "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
+            "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
+
+
+def superseded_row(task):
+    integ = task.integ
+    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+            "action": "none", "changed": False, "superseded": True, "wanted": bool(task.decision.wanted),
+            "reason": "not written: an event arrived meanwhile (%s); decided again" % task.decision.reason}
+
+
+def pending_row(task, deadline):
+    integ = task.integ
+    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+            "action": "activate" if task.decision.wanted else "withdraw", "wanted": bool(task.decision.wanted),
+            "changed": False, "failed": True, "pending": True, "reason": task.decision.reason,
+            "msg": "pending: not done within scrubbing_deadline=%ss (still %s); the other integrations did not "
+                   "wait for it. Run the reconcile playbook to finish it" % (deadline, task.phase)}
+
+
+# -- the whole run ---------------------------------------------------------------------------
+def summarise(operation, report):
+    """One line per integration, for the playbook's output."""
+    if operation == "status":
+        return report["table"]
+    lines = []
+    if report.get("incident"):
+        inc = report["incident"]
+        target = " (target %s)" % inc["target"] if inc["target"] else ""
+        lines.append("incident %s %s in workspace %s%s" % (inc["id"], inc["status"], inc["workspace"], target))
+    lines.extend(report.get("notes") or [])
+    for name in sorted(report.get("integrations", {})):
+        r = report["integrations"][name]
+        if operation == "test":
+            lines.append("%s: %s" % (name, r["msg"]))
+            continue
+        if r.get("pending"):
+            lines.append("%s: PENDING: %s" % (name, r.get("msg")))
+            continue
+        if r.get("failed"):
+            lines.append("%s: FAILED: %s" % (name, r.get("msg")))
+            continue
+        action = {"activate": "activated", "withdraw": "withdrawn"}.get(r.get("action"), "unchanged")
+        lines.append("%s (%s): %s, now %s; %s" % (name, r.get("provider"), action,
+                                                  "active" if r.get("active") else "inactive", r.get("reason")))
+    return lines
+
+
+def format_table(rows):
+    headers = ("INTEGRATION", "PROVIDER", "WORKSPACE", "ACTIVE", "PROVIDER SAYS", "SINCE", "INCIDENTS", "PINNED",
+               "LAST ERROR")
+    lines = []
+    for r in rows:
+        said = {True: "active", False: "inactive", None: "-"}[r["provider_active"]]
+        if r.get("provider_says"):
+            said += " (%s)" % r["provider_says"]
+        incidents = ",".join(r["incidents"]) or "-"
+        if r.get("targets"):
+            incidents += " routes:" + ",".join(r["targets"])
+        lines.append((r["integration"], r["provider"] or "-", r["workspace"] or "-",
+                      "yes" if r["active"] else "no", said, ts(r["since"]), incidents,
+                      "yes" if r["pinned"] else "no",
+                      (r["last_error"] or "-")[:80] + ("" if not r["pending"] else " [pending %s]" % r["pending"])))
+    widths = [max([len(h)] + [len(str(line[i])) for line in lines]) for i, h in enumerate(headers)]
+    fmt = "  ".join("%%-%ds" % w for w in widths)
+    return [fmt % headers] + [fmt % line for line in lines]
+
+
+def merge_reports(reports):
+    """One result for several incident operations: every line, failed if any failed."""
+    merged = {"changed": any(r.get("changed") for r in reports), "incidents": [r.get("incident") for r in reports],
+              "summary": [line for r in reports for line in (r.get("summary") or [r.get("msg", "")])],
+              "warnings_list": [w for r in reports for w in r.pop("warnings_list", [])], "reports": reports}
+    failed = [r.get("msg", "failed") for r in reports if r.get("failed")]
+    if failed:
+        merged.update(failed=True, msg="incident: %d of %d events failed: %s" % (len(failed), len(reports),
+                                                                                 "; ".join(failed)))
+    else:
+        merged["msg"] = "incident: %d events: ok" % len(reports)
+    return merged
+
+
+# -- the Test button ---------------------------------------------------------------------------
+def build_test_report(provider):
+    """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
+    try:
+        findings = provider.test()
+    except ProviderError as exc:
+        return dict(ok=False, msg=str(exc), findings=[], state=None, active=None, error=exc.as_dict())
+    state = findings.state if hasattr(findings, "state") else None
+    errors = [f for f in findings if f["level"] == "error"]
+    warnings = [f for f in findings if f["level"] == "warning"]
+    if errors:
+        msg = "%s: Test failed: %s" % (provider.name, "; ".join(f["detail"] for f in errors))
+    elif warnings:
+        msg = "%s: Test passed with warnings: %s" % (provider.name, "; ".join(f["detail"] for f in warnings))
+    else:
+        msg = "%s: Test passed" % provider.name
+    return dict(ok=not errors, msg=msg, findings=list(findings), state=state,
+                active=provider.is_active(state) if state is not None else None,
+                warnings_count=len(warnings))
