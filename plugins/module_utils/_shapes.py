@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 
 class ShapeError(ValueError):
@@ -111,11 +112,40 @@ HOSTNAME = Shape("a DNS name", _regex(r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]
                                       r"[A-Za-z]{2,63}\.?"), "example.com", canonical=_canonical_dns)
 
 
+def _loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _api_url(value):
+    """https:// anywhere; plain http:// only to this machine (the sandbox): anything else would
+    carry the credentials in clear text across a network."""
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and _loopback(host))
+
+
+API_URL = Shape("an https:// URL (plain http:// only for a loopback host: 127.0.0.0/8, ::1, localhost); use https",
+                _api_url, "https://api.example.com")
+# Options of every provider (or of the few that have them) whose value is where the credentials go.
+URL_OPTIONS = {"api_url": API_URL, "endpoint_url": API_URL}
+
+
 def shape_errors(provider_cls, params):
-    """One message per declared identifier whose value has the wrong shape (unset ones pass),
-    and per credential or required option set to an empty string."""
+    """One message per declared identifier (and URL option) whose value has the wrong shape (unset ones
+    pass), and per credential or required option set to an empty string."""
     errors = blank_options(provider_cls, params)
-    for option, shape in getattr(provider_cls, "shapes", {}).items():
+    declared = dict((k, v) for k, v in URL_OPTIONS.items() if k in params)
+    declared.update(getattr(provider_cls, "shapes", {}))
+    for option, shape in declared.items():
         value = params.get(option)
         if value is None:
             continue
@@ -158,6 +188,11 @@ def _is_list_option(provider_cls, option):
 
 
 def _show(value):
+    if isinstance(value, str) and "@" in value and "://" in value:  # never echo a user:password@ of a URL
+        scheme, _sep, rest = value.partition("://")
+        authority, slash, path = rest.partition("/")
+        value = "%s://%s%s%s" % (scheme, "***@" + authority.rpartition("@")[2] if "@" in authority else authority,
+                                 slash, path)
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
