@@ -89,7 +89,7 @@ def run_operation(params, check_mode=False):
             ledger.close()
     report["ledger"] = {"backend": ledger.backend, "where": ledger.where,
                         "longest_lock_wait": round(max(ledger.lock_waits or [0]), 3)}
-    report["summary"] = summarise(operation, report)
+    report["summary"] = summarise(operation, report, check_mode)
     report["warnings_list"] = list(orch.warnings) + [w for r in report.get("integrations", {}).values()
                                                      for w in (r.get("warnings") or [])]
     failed = report["failed_integrations"] = report.pop("failed")

@@ -55,7 +55,28 @@ def pending_row(task, deadline):
 
 
 # -- the whole run ---------------------------------------------------------------------------
-def summarise(operation, report):
+def outcome_line(row, check_mode=False):
+    """What happened to one integration, in words: "activated, because ..." (in check mode,
+    "would activate, because ..."), or its failure. Shared by the run's summary and the
+    integration host's own result in the PLAY RECAP."""
+    if row.get("pending"):
+        return "PENDING: %s" % row.get("msg")
+    if row.get("failed"):
+        return "FAILED: %s" % row.get("msg")
+    reason = row.get("reason")
+    because = ", because %s" % reason if reason else ""
+    action = row.get("action")
+    if action in ("activate", "withdraw") and row.get("changed"):
+        if check_mode:
+            return "would %s%s" % (action, because)
+        return "%s%s" % ("activated" if action == "activate" else "withdrawn", because)
+    if row.get("superseded"):
+        return reason
+    stays = "active" if row.get("active") else "inactive"
+    return "%s %s%s" % ("would stay" if check_mode else "stays", stays, because)
+
+
+def summarise(operation, report, check_mode=False):
     """One line per integration, for the playbook's output."""
     if operation == "status":
         return report["table"]
@@ -69,16 +90,10 @@ def summarise(operation, report):
         r = report["integrations"][name]
         if operation == "test":
             lines.append("%s: %s" % (name, r["msg"]))
-            continue
-        if r.get("pending"):
-            lines.append("%s: PENDING: %s" % (name, r.get("msg")))
-            continue
-        if r.get("failed"):
-            lines.append("%s: FAILED: %s" % (name, r.get("msg")))
-            continue
-        action = {"activate": "activated", "withdraw": "withdrawn"}.get(r.get("action"), "unchanged")
-        lines.append("%s (%s): %s, now %s; %s" % (name, r.get("provider"), action,
-                                                  "active" if r.get("active") else "inactive", r.get("reason")))
+        elif r.get("failed"):
+            lines.append("%s: %s" % (name, outcome_line(r, check_mode)))
+        else:
+            lines.append("%s (%s): %s" % (name, r.get("provider"), outcome_line(r, check_mode)))
     return lines
 
 
