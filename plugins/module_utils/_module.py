@@ -71,5 +71,7 @@ def run_info_module(provider_cls):
     for warning in provider.warnings:
         module.warn(warning)
     if not report["ok"]:
-        module.fail_json(msg=report["msg"], **report)
+        # The report carries ``msg`` (the provider's reason): passing it twice was a TypeError
+        # exactly when a Test failed.
+        module.fail_json(changed=False, **report)
     module.exit_json(changed=False, **report)

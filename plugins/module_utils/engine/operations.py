@@ -171,7 +171,8 @@ class Orchestrator(Converger):
                 provider.close()
             report["warnings"] = provider.warnings
             return self._scrub(report)
-        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": []})
+        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": [],
+                                                            "provider": self.integrations[name].provider})
         return {"integrations": rows, "failed": [n for n, r in rows.items() if not r["ok"]], "changed": False}
 
     def status(self, live=True):

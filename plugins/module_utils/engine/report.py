@@ -80,6 +80,8 @@ def summarise(operation, report, check_mode=False):
     """One line per integration, for the playbook's output."""
     if operation == "status":
         return report["table"]
+    if operation == "test":
+        return format_test_table(report.get("integrations", {}))
     lines = []
     if report.get("incident"):
         inc = report["incident"]
@@ -88,9 +90,7 @@ def summarise(operation, report, check_mode=False):
     lines.extend(report.get("notes") or [])
     for name in sorted(report.get("integrations", {})):
         r = report["integrations"][name]
-        if operation == "test":
-            lines.append("%s: %s" % (name, r["msg"]))
-        elif r.get("failed"):
+        if r.get("failed"):
             lines.append("%s: %s" % (name, outcome_line(r, check_mode)))
         else:
             lines.append("%s (%s): %s" % (name, r.get("provider"), outcome_line(r, check_mode)))
@@ -132,12 +132,43 @@ def merge_reports(reports):
 
 
 # -- the Test button ---------------------------------------------------------------------------
+# How a finding is graded on screen: "ok" (nothing to do), "warn" (the Test passes, but the
+# integration will not do what an operator expects during an incident: read it before one),
+# "fail" (activation would fail or do nothing: fix it). Each provider grades its own findings
+# (docs/test-button.md lists them); a Test that could not run at all is one "fail" line.
+GRADES = {"ok": "ok", "warning": "warn", "error": "fail"}
+
+
+def format_test_table(results):
+    """The Test report at default verbosity: per integration, its verdict and one graded line per finding."""
+    lines = []
+    for name in sorted(results):
+        r = results[name]
+        findings = r.get("findings") or []
+        warned = sum(1 for f in findings if f.get("level") == "warning")
+        if not r.get("ok"):
+            verdict = "FAILED"
+        elif warned:
+            verdict = "passed with %d warning%s" % (warned, "" if warned == 1 else "s")
+        else:
+            verdict = "passed"
+        lines.append("%s (%s): %s" % (name, r.get("provider") or "-", verdict))
+        rows = [(GRADES.get(f.get("level"), "fail"), f.get("check") or "-", f.get("detail") or "") for f in findings]
+        if not r.get("ok") and not any(grade == "fail" for grade, _check, _detail in rows):
+            # the Test stopped before a finding (a refused token, an unknown object, no answer)
+            rows.append(("fail", "-", r.get("msg") or "failed"))
+        width = max([len(check) for _grade, check, _detail in rows] or [0])
+        lines.extend("  %-4s  %-*s  %s" % (grade, width, check, detail) for grade, check, detail in rows)
+    return lines
+
+
 def build_test_report(provider):
     """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
     try:
         findings = provider.test()
     except ProviderError as exc:
-        return dict(ok=False, msg=str(exc), findings=[], state=None, active=None, error=exc.as_dict())
+        return dict(ok=False, msg=str(exc), provider=provider.name, findings=[], state=None, active=None,
+                    error=exc.as_dict())
     state = findings.state if hasattr(findings, "state") else None
     errors = [f for f in findings if f["level"] == "error"]
     warnings = [f for f in findings if f["level"] == "warning"]
@@ -147,6 +178,6 @@ def build_test_report(provider):
         msg = "%s: Test passed with warnings: %s" % (provider.name, "; ".join(f["detail"] for f in warnings))
     else:
         msg = "%s: Test passed" % provider.name
-    return dict(ok=not errors, msg=msg, findings=list(findings), state=state,
+    return dict(ok=not errors, msg=msg, provider=provider.name, findings=list(findings), state=state,
                 active=provider.is_active(state) if state is not None else None,
                 warnings_count=len(warnings))
