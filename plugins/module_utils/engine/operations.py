@@ -166,7 +166,7 @@ class Orchestrator(Converger):
         def one(name):
             provider = self.integrations[name].new_provider()
             try:
-                report = build_test_report(provider)
+                report = build_test_report(provider, check_mode=self.check_mode)
             finally:
                 provider.close()
             report["warnings"] = provider.warnings

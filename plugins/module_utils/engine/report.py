@@ -162,8 +162,10 @@ def format_test_table(results):
     return lines
 
 
-def build_test_report(provider):
-    """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
+def build_test_report(provider, check_mode=False):
+    """Run the provider's Test and shape the report (shared with the ``test`` playbook). In check
+    mode the provider sends no request that writes, not even a harmless write probe."""
+    provider.check_mode = check_mode
     try:
         findings = provider.test()
     except ProviderError as exc:
