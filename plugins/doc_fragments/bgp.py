@@ -55,7 +55,7 @@ options:
       - The BGP large community every route of ours carries. Only routes carrying it are ever
         withdrawn, so routes someone else announced through the same speaker are never touched.
       - The default uses a private-use ASN (RFC 6996). Two integrations of the same mechanism on one
-        speaker must each have their own marker (the inventory is refused otherwise): the marker is what
+        speaker must each have their own marker (the inventory is refused otherwise), since the marker is what
         tells one integration's routes from the other's.
     type: str
     default: "4200000000:666:0"
