@@ -154,7 +154,8 @@ class GoBgpClient:
         return proc.stdout
 
     def _down(self, detail):
-        return ProviderError(self.provider, "the BGP speaker (gobgpd) at %s does not answer (%s)" % (self.address, detail),
+        return ProviderError(self.provider, "the BGP speaker (gobgpd) at %s does not answer (%s)"
+                             % (self.address, detail),
                              hint="Check that gobgpd runs with --api-hosts %s and that speaker_address names its "
                                   "gRPC API, not its BGP port" % self.address)
 
@@ -425,7 +426,8 @@ class BgpProvider(Provider):
             for raw, why in refused:
                 findings.append(Finding("targets", False, "target %s: %s" % (_show(raw), why)))
             if not refused:
-                findings.append(Finding("targets", True, "targets inside owned_prefixes: %s" % ", ".join(self.targets())))
+                findings.append(Finding("targets", True, "targets inside owned_prefixes: %s"
+                                        % ", ".join(self.targets())))
         return findings
 
 
