@@ -139,7 +139,7 @@ def test_unknown_host_variables_are_refused_with_the_closest_name():
     base = host("cloudflare_magic_transit", api_token=CF_TOKEN, account_id=ACCOUNT, prefix_id=PREFIX)
     errors = errors_of({
         # what the action plugin passes: the names it found on the host, with the closest known one
-        "a": dict(base, **{UNKNOWN_VARS: {"scrubbing_workpace": "scrubbing_workspace", "scrubbing_zzz": None}}),
+        "a": dict(base, **{UNKNOWN_VARS: {"scrubbing_workpace": {"scrubbing_workspace": None}, "scrubbing_zzz": {}}}),
         # the module given integration_configs directly: any other key is unknown
         "b": dict(base, scrubbing_target=["203.0.113.0/24"]),
     })
