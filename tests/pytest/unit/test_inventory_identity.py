@@ -62,6 +62,15 @@ def test_different_objects_stay_apart(provider, credentials, option, first, seco
                       "second": host(provider, "b", **dict(credentials, **{option: second}))}) == []
 
 
+def test_every_identity_option_has_a_shape_that_knows_its_canonical_form():
+    """A guard for the next provider: an identity option without a shape is compared as written."""
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS
+
+    missing = ["%s.%s" % (name, option) for name, cls in PROVIDERS.items()
+               for option in getattr(cls, "identity", ()) if option not in getattr(cls, "shapes", {})]
+    assert missing == [], "give these identity options a shape in the provider's shapes: %s" % missing
+
+
 def rtbh(speaker, prefixes, provider="bgp_blackhole"):
     return host(provider, speaker_address=speaker, owned_prefixes=prefixes)
 
