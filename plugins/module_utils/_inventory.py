@@ -82,6 +82,16 @@ class Integration:
             return False
         return any(net.version == t.version and net.subnet_of(t) for t in self.targets)
 
+    def left_alone_because(self, target):
+        """Why an incident on ``target`` does not concern it (None when it does), for the line the
+        run prints about an integration it left alone."""
+        if self.covers(target):
+            return None
+        limits = ", ".join(str(t) for t in self.targets)
+        if not target:
+            return "the incident names no target and scrubbing_targets limits it to %s" % limits
+        return "the incident's target %s is outside its scrubbing_targets (%s)" % (target, limits)
+
     def owned_networks(self):
         """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider)."""
         nets = []

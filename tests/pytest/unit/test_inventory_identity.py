@@ -175,3 +175,15 @@ def test_an_incident_without_a_target_leaves_target_scoped_integrations_alone():
     Book(doc, None).workspace("default")["incidents"]["N"] = {"status": "active", "target": None}
     wanted = {i.name: decide(doc, i, 0, 0).wanted for i in integrations}
     assert wanted == {"scoped": None, "everything": True}
+
+
+def test_why_a_target_scoped_integration_was_left_alone():
+    integrations, _errors = load_integrations({"scoped": dict(
+        host("cloudflare_magic_transit", api_token=CF_TOKEN, account_id=ACCOUNT, prefix_id=PREFIX),
+        scrubbing_targets=["203.0.113.0/24", "2001:db8::/48"])})
+    scoped = integrations[0]
+    assert scoped.left_alone_because(None) == (
+        "the incident names no target and scrubbing_targets limits it to 203.0.113.0/24, 2001:db8::/48")
+    assert scoped.left_alone_because("198.51.100.7") == (
+        "the incident's target 198.51.100.7 is outside its scrubbing_targets (203.0.113.0/24, 2001:db8::/48)")
+    assert scoped.left_alone_because("203.0.113.7") is None
