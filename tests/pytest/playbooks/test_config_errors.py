@@ -264,3 +264,24 @@ def test_the_module_on_a_remote_state_host_refuses_unknown_host_variables(sandbo
     proc = run_playbook("incident", sandbox, ledger, STARTED, inventory=inventory)
     refused(proc, sandbox, ledger, "[statehost]",
             "integration robot: unknown host variable scrubbing_workpace (did you mean scrubbing_workspace?)")
+
+
+# -- the provider modules on their own ----------------------------------------------------------------
+@pytest.mark.parametrize("module, args, message", [
+    ("hetzner_firewall", {"robot_user": "#ws+sandbox", "robot_password": "", "server_number": 321},
+     "hetzner_firewall: option robot_password is empty: set it"),
+    ("hetzner_firewall_info", {"robot_user": "", "robot_password": "sandbox-robot-password", "server_number": 321},
+     "hetzner_firewall: option robot_user is empty: set it"),
+    # (a blank " " credential is refused too, but AnsibleModule then masks every space of the message)
+    ("vultr_firewall", {"api_key": "", "firewall_group_id": VULTR_GROUP}, "vultr_firewall: option api_key is empty"),
+    ("digitalocean_firewall", {"api_token": "sandbox-do-token-rw", "firewall_id": DO_FIREWALL,
+                               "allow": [{"protocol": "tcp", "ports": "22", "sources": []}]},
+     "sources is empty; to allow from anywhere write sources: ['0.0.0.0/0', '::/0']"),
+])
+def test_a_module_refuses_an_empty_credential_or_source_list_before_any_request(sandbox, module_runner, module, args,
+                                                                                message):
+    result = module_runner(module, dict(args, api_url=sandbox.api_url(module.split("_")[0])))
+    assert result["_rc"] != 0 and message in result["msg"], result
+    assert sandbox.requests() == [], "no request, not even a failed login"
+    for secret in SECRETS:
+        assert secret not in result["_stdout"] + result["_stderr"]
