@@ -25,17 +25,25 @@ RESERVED_OPTIONS = ("state", "snapshot", "targets", "target_attacks")
 INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
                     "scrubbing_targets")
 # Where the action plugin puts an integration host's other scrubbing_* variables, which are
-# neither these nor the role's (playbook-wide) ones: {name: the closest known name or None}.
+# neither these nor the role's (playbook-wide) ones; see unknown_host_vars.
 UNKNOWN_VARS = "unknown_scrubbing_vars"
 
 
 def unknown_host_vars(names, playbook_vars):
-    """{name: closest known name or None} for every ``scrubbing_*`` name in ``names`` that is
-    neither an integration variable nor one of ``playbook_vars`` (the role's variables, which
-    reach every host when set under all: vars). A typo must not be ignored: ``scrubbing_workpace``
-    would silently move the integration to the workspace ``default``."""
+    """The ``scrubbing_*`` names among ``names`` that are neither integration variables nor one of
+    ``playbook_vars`` (the role's variables, which reach every host when set under all: vars), as
+    ``{name: {closest known name: None}}`` (``{}`` when none is close). A typo must not be ignored:
+    ``scrubbing_workpace`` would silently move the integration to the workspace ``default``.
+
+    Names travel as keys only: the module masks every string *value* of its no_log
+    integration_configs wherever it appears in its output, the suggestion included."""
     known = list(INTEGRATION_VARS) + list(playbook_vars)
-    return {name: _closest(name, known) for name in names if name.startswith("scrubbing_") and name not in known}
+    unknown = {}
+    for name in names:
+        if name.startswith("scrubbing_") and name not in known:
+            closest = _closest(name, known)
+            unknown[name] = {closest: None} if closest else {}
+    return unknown
 
 
 def _closest(name, known):
@@ -73,6 +81,16 @@ class Integration:
         except ValueError:
             return False
         return any(net.version == t.version and net.subnet_of(t) for t in self.targets)
+
+    def left_alone_because(self, target):
+        """Why an incident on ``target`` does not concern it (None when it does), for the line the
+        run prints about an integration it left alone."""
+        if self.covers(target):
+            return None
+        limits = ", ".join(str(t) for t in self.targets)
+        if not target:
+            return "the incident names no target and scrubbing_targets limits it to %s" % limits
+        return "the incident's target %s is outside its scrubbing_targets (%s)" % (target, limits)
 
     def owned_networks(self):
         """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider)."""
@@ -136,7 +154,7 @@ def load_integrations(hosts):
 
 def _load_one(name, hv):
     where = "integration %s" % name
-    unknown = dict(hv.get(UNKNOWN_VARS) or {})
+    unknown = {var: next(iter(closest or {}), None) for var, closest in (hv.get(UNKNOWN_VARS) or {}).items()}
     # the module given integration_configs directly: every key must be an integration variable
     unknown.update({k: _closest(k, INTEGRATION_VARS) for k in hv if k not in INTEGRATION_VARS + (UNKNOWN_VARS,)})
     if unknown:
