@@ -125,5 +125,36 @@ def manual_withdrawal(doc, integ, now, hold_down, force):
             % decision.reason), False
 
 
+def event_refusal(incident, now, window):
+    """Why an event must not count (None: it counts), judged once, by when it arrived.
+
+    ``incident["timestamp"]`` is when the detector sent it; ``incident["received"]`` when the
+    listener took it (both epoch seconds; without ``received``, the event arrives ``now``: a
+    playbook run from the command line). An event is stale when its timestamp is more than
+    ``window`` seconds from its arrival. The listener judges with its own clock at the door; the
+    ledger judges the same way with the stamp the listener put on it, so an event that waited
+    in the queue behind a hung provider is not refused later for the time it spent waiting.
+    An arrival stamp later than now (beyond the window: clocks of two machines) is refused.
+    """
+    stamp = incident.get("timestamp")
+    if stamp is None or not window:
+        return None
+    arrival = incident.get("received")
+    if arrival is None:
+        arrival, when = now, "now"
+    else:
+        when = "its arrival at %s" % ts(arrival)
+        if arrival - now > window:
+            return ("the event's arrival stamp %s is %d s after now, outside the %d s window "
+                    "(scrubbing_event_window): a forged stamp, or a listener whose clock is wrong"
+                    % (ts(arrival), arrival - now, window))
+    skew = arrival - stamp
+    if abs(skew) > window:
+        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (scrubbing_event_window): a "
+                "replay, or a clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when,
+                                                      window))
+    return None
+
+
 def ts(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else "-"

@@ -115,10 +115,11 @@ class Book:
         for key, seen_at in list(deliveries.items()):
             if now - seen_at > keep:
                 del deliveries[key]
-        stamp = incident.get("timestamp")
-        if stamp is not None and window and abs(now - stamp) > window:
-            return [], ("the event's timestamp %s is %d s from now, outside the %d s window (scrubbing_event_window):"
-                        " a stale or replayed event" % (_iso(stamp), abs(now - stamp), window))
+        # Judged by its arrival, as the listener did (_policy imports this module: import here).
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import event_refusal
+        refusal = event_refusal(incident, now, window)
+        if refusal:
+            return [], refusal
         delivery = incident.get("delivery")
         if delivery:
             if delivery in deliveries:
