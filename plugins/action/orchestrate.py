@@ -12,7 +12,8 @@ from ansible.module_utils.basic import env_fallback
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import ARGUMENT_SPEC, run_operation
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 
 # Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
@@ -146,20 +147,6 @@ class ActionModule(ActionBase):
                 "module and the credentials in its arguments would be written to a file on that host. Unset "
                 "ANSIBLE_KEEP_REMOTE_FILES, use a become method that pipelines (sudo without requiretty), or a "
                 "connection plugin that supports pipelining (ssh)" % connection.transport)
-
-
-def merge_reports(reports):
-    """One result for several incident operations: every line, failed if any failed."""
-    merged = {"changed": any(r.get("changed") for r in reports), "incidents": [r.get("incident") for r in reports],
-              "summary": [line for r in reports for line in (r.get("summary") or [r.get("msg", "")])],
-              "warnings_list": [w for r in reports for w in r.pop("warnings_list", [])], "reports": reports}
-    failed = [r.get("msg", "failed") for r in reports if r.get("failed")]
-    if failed:
-        merged.update(failed=True, msg="incident: %d of %d events failed: %s" % (len(failed), len(reports),
-                                                                                 "; ".join(failed)))
-    else:
-        merged["msg"] = "incident: %d events: ok" % len(reports)
-    return merged
 
 
 def with_controller_credentials(config):

@@ -13,6 +13,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     COMMON_OPTIONS, INFO_OPTIONS, execute, plan_change)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shape_errors
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 
 
 def argument_spec(provider_cls, info=False):
@@ -70,25 +71,7 @@ def run_info_module(provider_cls):
     for warning in provider.warnings:
         module.warn(warning)
     if not report["ok"]:
-        module.fail_json(msg=report["msg"], **report)
+        # The report carries ``msg`` (the provider's reason): passing it twice was a TypeError
+        # exactly when a Test failed.
+        module.fail_json(changed=False, **report)
     module.exit_json(changed=False, **report)
-
-
-def build_test_report(provider):
-    """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
-    try:
-        findings = provider.test()
-    except ProviderError as exc:
-        return dict(ok=False, msg=str(exc), findings=[], state=None, active=None, error=exc.as_dict())
-    state = findings.state if hasattr(findings, "state") else None
-    errors = [f for f in findings if f["level"] == "error"]
-    warnings = [f for f in findings if f["level"] == "warning"]
-    if errors:
-        msg = "%s: Test failed: %s" % (provider.name, "; ".join(f["detail"] for f in errors))
-    elif warnings:
-        msg = "%s: Test passed with warnings: %s" % (provider.name, "; ".join(f["detail"] for f in warnings))
-    else:
-        msg = "%s: Test passed" % provider.name
-    return dict(ok=not errors, msg=msg, findings=list(findings), state=state,
-                active=provider.is_active(state) if state is not None else None,
-                warnings_count=len(warnings))

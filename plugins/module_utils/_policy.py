@@ -21,7 +21,8 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import active_incidents, integration_view
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
+    active_incidents, integration_view, quiet_since, workspace_incidents)
 
 
 class Decision:
@@ -66,10 +67,10 @@ def decide(doc, integ, now, hold_down):
     if incidents:
         return Decision(True, "kept: incident %s of workspace %s still active" % (
             ", ".join(sorted(incidents)), integ.workspace), incidents)
-    quiet_since = (doc["workspaces"].get(integ.workspace) or {}).get("quiet_since") or 0
-    if hold_down and now < quiet_since + hold_down:
+    quiet = quiet_since(doc, integ.workspace) or 0
+    if hold_down and now < quiet + hold_down:
         return Decision(True, "kept: workspace %s quiet since %s, hold-down until %s" % (
-            integ.workspace, ts(quiet_since), ts(quiet_since + hold_down)))
+            integ.workspace, ts(quiet), ts(quiet + hold_down)))
     return Decision(False, "workspace %s has no active incident" % integ.workspace)
 
 
@@ -91,8 +92,7 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
                 holding.setdefault(target, []).append(incident_id)
     kept = []
     if hold_down:
-        resolved = (doc["workspaces"].get(integ.workspace) or {}).get("incidents", {})
-        for inc in resolved.values():
+        for inc in workspace_incidents(doc, integ.workspace).values():
             target = inc.get("target")
             if (inc.get("status") == "resolved" and target in (rec.get("targets") or []) and target not in holding
                     and now < (inc.get("resolved_at") or 0) + hold_down):
@@ -106,10 +106,11 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
         return Decision(True, reason, ids, targets)
     if rec["pinned"]:
         return Decision(None, "pinned by a manual activation, but no active incident targets an owned prefix")
-    if was_on:
-        return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
-                        % integ.workspace, targets=[])
-    return Decision(None, "no incident targets an address in owned_prefixes")
+    # Even when the ledger never had it on: the speaker is read and a route of ours that nothing
+    # holds (one with our marker outside owned_prefixes, say) is withdrawn by the next run.
+    del was_on
+    return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
+                    % integ.workspace, targets=[])
 
 
 def manual_withdrawal(doc, integ, now, hold_down, force):

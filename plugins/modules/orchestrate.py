@@ -126,7 +126,7 @@ rows:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils._orchestrator import ARGUMENT_SPEC, run_operation
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 
 
 def main():

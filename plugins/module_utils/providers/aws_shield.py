@@ -22,6 +22,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import REDIRECT_HINT, is_redirect, redirect_message
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape
 
 REGION = "us-east-1"
@@ -127,6 +128,11 @@ class AwsShield(Provider):
             if (absent_ok and code == "ResourceNotFoundException") or code in fine:
                 return None
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status and is_redirect(status):  # botocore never follows one; say where it pointed
+                location = (exc.response["ResponseMetadata"].get("HTTPHeaders") or {}).get("location")
+                raise ProviderError(self.name, redact(redirect_message(location, self.http.meta.endpoint_url),
+                                                      self.secrets()),
+                                    status=status, hint=REDIRECT_HINT, method=_api_name(operation))
             raise ProviderError(self.name, redact(error.get("Message") or str(exc), self.secrets()), status=status,
                                 code=code, hint=HINTS.get(code, ""), method=_api_name(operation))
         except NoCredentialsError:

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils import _ledger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger import file as _ledger
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Provider
-from ansible_collections.ddos.scrubbing.plugins.module_utils._engine import Orchestrator
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import Orchestrator
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import Integration
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import FileLedger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.file import FileLedger
 
 WORLD = {}  # name -> {"on": bool, "writes": [(time, on)], "gate": Event or None}
 

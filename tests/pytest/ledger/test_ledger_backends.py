@@ -17,9 +17,13 @@ import pytest
 from conftest import COLLECTIONS
 from services import PostgresServer
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils import _ledger, _ledger_pg
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger import document as _ledger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger import file as _ledger_file
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger import postgres as _ledger_pg
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import FileLedger, claimant, open_ledger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.file import FileLedger
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +49,7 @@ def pg_dsn(postgres, request):
 
 WORKER = textwrap.dedent("""
     import sys
-    from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import open_ledger
+    from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
     path, dsn, tag, count = sys.argv[1], sys.argv[2] or None, sys.argv[3], int(sys.argv[4])
     ledger = open_ledger(path, dsn)
     for i in range(count):
@@ -58,7 +62,8 @@ WORKER = textwrap.dedent("""
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import claimant, open_ledger
+    from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
+    from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant
     ledger = open_ledger(sys.argv[1], sys.argv[2] or None, operation="incident")
     if sys.argv[3] == "claim":
         with ledger.transaction() as book:
@@ -181,7 +186,7 @@ def test_disk_full_names_the_path_and_what_to_do(tmp_path, monkeypatch):
     def full(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
     ledger = FileLedger(str(tmp_path / "ledger.json"))
-    monkeypatch.setattr(_ledger.os, "fsync", full)
+    monkeypatch.setattr(_ledger_file.os, "fsync", full)
     with pytest.raises(ProviderError) as caught:
         with ledger.transaction() as book:
             book.workspace("w")

@@ -53,7 +53,7 @@ def main(argv):
     with open(argv[1], encoding="utf-8") as handle:
         plan = json.load(handle)
     if "--break-lock" in argv[2:]:
-        from ansible_collections.ddos.scrubbing.plugins.module_utils import _ledger
+        from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger import file as _ledger
 
         _ledger.FileLedger._locked = contextlib.contextmanager(lambda self: iter([None]))
     from ansible_collections.ddos.scrubbing.plugins.modules import orchestrate  # noqa: F401 (import before forking)

@@ -15,7 +15,7 @@ from ddos_sandbox.providers.aws_shield import (ACCESS_KEY, ALB, CLOUDFRONT, EIP,
                                                SECRET_KEY)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.aws_shield import AwsShield
 
 

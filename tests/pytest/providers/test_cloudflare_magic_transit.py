@@ -12,7 +12,7 @@ from ddos_sandbox.providers.cloudflare import (ACCOUNT, ALWAYS_ON_BGP, ALWAYS_ON
                                                STATIC_BGP, STATIC_PREFIX, ZONE)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit import (
     CloudflareMagicTransit)
 

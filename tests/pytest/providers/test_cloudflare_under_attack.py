@@ -11,7 +11,7 @@ from conftest import converge, make_provider, run_playbook
 from ddos_sandbox.providers.cloudflare import ZONE
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_under_attack import (
     CloudflareUnderAttack)
 

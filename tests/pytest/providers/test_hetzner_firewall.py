@@ -11,7 +11,7 @@ from conftest import converge, make_provider
 from ddos_sandbox.providers.hetzner import BARE_SERVER, BARE_SERVER_IP, SERVER, SERVER_IP
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.hetzner_firewall import HetznerFirewall
 
 PASSWORD = "sandbox-robot-password"

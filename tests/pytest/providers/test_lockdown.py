@@ -23,7 +23,7 @@ from ddos_sandbox.providers import vultr as vultr_sim
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._lockdown import parse_allow
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.digitalocean_firewall import (
     DigitalOceanFirewall)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.linode_firewall import LinodeFirewall

@@ -13,7 +13,7 @@ from ddos_sandbox.providers.ovh import (APP_KEY, APP_SECRET, CONSUMER_KEY, IP, I
                                         READONLY_CONSUMER_KEY)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.ovh_mitigation import OvhMitigation
 
 

@@ -31,7 +31,7 @@ from test_replay_lockdown import response_schema, schema_strategy
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import build_test_report
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.aws_shield import AwsShield
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit import (
     CloudflareMagicTransit)

@@ -22,8 +22,8 @@ import time
 import zlib
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import (
-    LOCK_TIMEOUT, SCHEMA_VERSION, Book, check_document, claimant, empty_document)
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
+    LOCK_TIMEOUT, SCHEMA_VERSION, Book, check_document, claimant, describe_holder, empty_document)
 
 try:
     import psycopg
@@ -171,8 +171,6 @@ class PostgresLedger:
             holder = json.loads(row[0]) if row and row[0].startswith("{") else None
         except (psycopg.Error, ProviderError, ValueError):
             holder = None
-        from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import describe_holder
-
         return describe_holder(holder)
 
     # -- claims: session advisory locks on one connection of this run ----------------------------

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE module_utils: not a public API, may change without notice.
-"""The engine: incidents in, provider calls out, each integration on its own.
+"""The converge loop: the integrations a run must change in, provider calls out, each on its own.
 
 A run records its event and *claims* the integrations whose wanted state it must bring about
 (one short ledger transaction). Then every claimed integration goes through its own pipeline,
@@ -26,10 +26,9 @@ import time
 from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._ledger import claimant, integration_view
-from ansible_collections.ddos.scrubbing.plugins.module_utils._module import build_test_report
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
-    Decision, decide, manual_withdrawal, ts)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import Decision, decide
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine import report
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant, workspace_incidents
 
 MAX_ROUNDS = 5
 DEFAULT_DEADLINE = 120
@@ -49,7 +48,9 @@ class Task:
         self.thread = None
 
 
-class Orchestrator:
+class Converger:
+    """One run: its integrations, its ledger, its deadline, and the loop that converges them."""
+
     def __init__(self, integrations, ledger, check_mode=False, hold_down=0, deadline=DEFAULT_DEADLINE,
                  event_window=300, clock=time.time, monotonic=time.monotonic, wait_override=None,
                  operation="run"):
@@ -66,119 +67,6 @@ class Orchestrator:
         self.warnings = []
         self.who = claimant(operation)
         self._ends_at = None
-
-    # public operations ---------------------------------------------------------------------
-    def incident(self, incident):
-        ws_name = incident["workspace"]
-        notes = []
-
-        def record(book):
-            found, refusal = book.record_event(incident, self.clock(), self.event_window)
-            if refusal:
-                raise InputError("incident", "refused: incident %s (%s): %s" % (incident["id"], incident["status"],
-                                                                                refusal),
-                                 hint="Nothing was recorded or called")
-            notes.extend(found)
-            if incident["status"] == "resolved" and not book.active_incidents(ws_name):
-                book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
-
-        scope = [n for n, i in self.integrations.items() if i.workspace == ws_name]
-        if not scope:
-            known = sorted({i.workspace for i in self.integrations.values()})
-            self.warnings.append("workspace %r has no integration in this inventory (workspaces with integrations: "
-                                 "%s): the incident is recorded but nothing is diverted. A typo in the detector's "
-                                 "URL or the inventory's scrubbing_workspace?" % (ws_name, ", ".join(known) or "none"))
-        report = self._converge(scope, record)
-        self.warnings.extend(notes)
-        report["incident"] = incident
-        report["notes"] = notes
-        return report
-
-    def activate(self, names):
-        self._known(names)
-
-        def pin(book):
-            for name in names:
-                book.integration(name).update(pinned=True, forced_off=False)
-        return self._converge(names, pin)
-
-    def withdraw(self, names, force=False):
-        self._known(names)
-        refused = {}
-
-        def unpin(book):
-            now = self.clock()
-            for name in names:
-                rec = book.integration(name)
-                rec["pinned"] = False
-                refusal, forced_off = manual_withdrawal(book.doc, self.integrations[name], now, self.hold_down, force)
-                if refusal:
-                    refused[name] = refusal
-                elif forced_off:
-                    rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
-        return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
-
-    def reconcile(self):
-        return self._converge(sorted(self.integrations), None)
-
-    def test(self, names):
-        self._known(names)
-
-        def one(name):
-            provider = self.integrations[name].new_provider()
-            try:
-                report = build_test_report(provider)
-            finally:
-                provider.close()
-            report["warnings"] = provider.warnings
-            return self._scrub(report)
-        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": []})
-        return {"integrations": rows, "failed": [n for n, r in rows.items() if not r["ok"]], "changed": False}
-
-    def status(self, live=True):
-        doc = self.ledger.read()
-        live_state = {}
-        if live:
-            def one(name):
-                integ = self.integrations[name]
-                rec = integration_view(doc, name)
-                provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
-                try:
-                    state = provider.read()
-                    said = provider.is_active(state)
-                    describe = getattr(provider, "describe", None)
-                    return {"active": said, "error": None, "says": describe(state) if describe else None}
-                except ProviderError as exc:
-                    return {"active": None, "error": self._scrub(str(exc)), "says": None}
-                finally:
-                    provider.close()
-            live_state = self._bounded(sorted(self.integrations), one,
-                                       lambda name, why: {"active": None, "error": why, "says": None})
-        rows = []
-        for name in sorted(set(self.integrations) | set(doc["integrations"])):
-            rec = integration_view(doc, name)
-            integ = self.integrations.get(name)
-            live_row = live_state.get(name, {})
-            rows.append({
-                "integration": name,
-                "provider": integ.provider if integ else rec["provider"],
-                "workspace": integ.workspace if integ else rec["workspace"],
-                "active": rec["active"],
-                "provider_active": live_row.get("active"),
-                "provider_says": live_row.get("says"),
-                "since": rec["since"],
-                "incidents": rec["incidents"],
-                "targets": rec.get("targets") or [],
-                "pinned": rec["pinned"],
-                "pending": (rec.get("pending") or {}).get("action"),
-                "last_error": rec["last_error"] or live_row.get("error"),
-                "in_inventory": integ is not None,
-            })
-        workspaces = {name: {"active_incidents": sorted(i for i, r in ws.get("incidents", {}).items()
-                                                        if r.get("status") == "active"),
-                             "quiet_since": ws.get("quiet_since")}
-                      for name, ws in doc["workspaces"].items()}
-        return {"rows": rows, "workspaces": workspaces, "changed": False, "failed": []}
 
     # the run -------------------------------------------------------------------------------
     def _converge(self, scope, event, force_state=None, refused=None):
@@ -275,7 +163,7 @@ class Orchestrator:
             task.thread.join(max(0.0, self._ends_at - self.monotonic()))
             if task.thread.is_alive():
                 finished = False
-                task.result = self._pending(task)
+                task.result = report.pending_row(task, self.deadline)
         return finished
 
     def _pipeline(self, task):
@@ -297,7 +185,7 @@ class Orchestrator:
                         # An event arrived since the claim (an incident opened while we were about
                         # to withdraw): never write a decision the ledger no longer supports.
                         book.release(name)
-                        task.result = self._superseded(task)
+                        task.result = report.superseded_row(task)
                         return
                     rec = book.integration(name)
                     book.write_intent(name, "activate" if wanted else "withdraw",
@@ -313,11 +201,11 @@ class Orchestrator:
                     book.record_success(name, wanted, plan.snapshot, plan.changed, self.clock(),
                                         decision.incidents, decision.targets)
                     book.release(name)
-            task.result = self._success(task, provider, plan, after)
+            task.result = self._scrub(report.success_row(task, provider, plan, after, self.check_mode))
         except Exception as exc:  # a provider bug must not kill the other integrations
             error = exc if isinstance(exc, ProviderError) else ProviderError(
                 integ.provider, "unexpected error: %r" % exc)
-            task.result = self._failure(task, provider, error, landed=written)
+            task.result = report.failure_row(task, provider, self._scrub(str(error)), landed=written)
             if not self.check_mode:
                 self._note_failure(name, task.result["msg"])
         finally:
@@ -332,52 +220,13 @@ class Orchestrator:
             # the ledger itself failed (disk full, database gone): the claim dies with this run
             self.ledger.drop_claim(name)
 
-    # results ------------------------------------------------------------------------------------
-    def _success(self, task, provider, plan, after):
-        integ, decision = task.integ, task.decision
-        result = plan.result(after, check_mode=self.check_mode)
-        row = {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
-               "action": ("activate" if decision.wanted else "withdraw") if plan.changed else "none",
-               "wanted": bool(decision.wanted), "changed": plan.changed, "active": result["active"],
-               "reason": decision.reason, "before": result["before"], "after": result["after"],
-               "snapshot": result["snapshot"], "api_calls": len(provider.api_calls()),
-               "warnings": provider.warnings, "failed": False}
-        if decision.targets is not None:
-            row["targets"] = decision.targets
-        return self._scrub(row)
-
-    def _failure(self, task, provider, error, landed=False):
-        integ, decision = task.integ, task.decision
-        message = self._scrub(str(error))
-        if landed:
-            message = ("the %s write LANDED (%s) but the outcome could not be recorded: %s" % (
-                integ.provider, "activated" if decision.wanted else "withdrawn", message))
-        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
-                "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
-                "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
-                "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
-
-    def _superseded(self, task):
-        integ = task.integ
-        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
-                "action": "none", "changed": False, "superseded": True, "wanted": bool(task.decision.wanted),
-                "reason": "not written: an event arrived meanwhile (%s); decided again" % task.decision.reason}
-
-    def _pending(self, task):
-        integ = task.integ
-        return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
-                "action": "activate" if task.decision.wanted else "withdraw", "wanted": bool(task.decision.wanted),
-                "changed": False, "failed": True, "pending": True, "reason": task.decision.reason,
-                "msg": "pending: not done within scrubbing_deadline=%ss (still %s); the other integrations did not "
-                       "wait for it. Run the reconcile playbook to finish it" % (self.deadline, task.phase)}
-
     # helpers ------------------------------------------------------------------------------------
     @staticmethod
     def _per_target_params(integ, targets, doc):
         if not integ.per_target:
             return None
         attacks = {}
-        for inc in (doc["workspaces"].get(integ.workspace) or {}).get("incidents", {}).values():
+        for inc in workspace_incidents(doc, integ.workspace).values():
             if inc.get("status") == "active" and inc.get("target") in (targets or []):
                 attacks.setdefault(inc["target"], inc.get("attack"))
         return {"targets": list(targets or []), "target_attacks": attacks}
@@ -419,6 +268,3 @@ class Orchestrator:
         if isinstance(value, list):
             return [self._scrub(v) for v in value]
         return value
-
-
-__all__ = ["Orchestrator", "ts"]

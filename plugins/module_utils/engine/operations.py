@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""The entry point of every playbook operation, shared by the action plugin and the module.
+
+The way an incident travels (one room each):
+
+1. ``_inventory``          the inventory's integrations, validated before any call;
+2. ``_incident``           the event's strict shape;
+3. here                    the operation: incident, activate, withdraw, reconcile, test, status;
+4. ``_policy``             whether each integration must be on (pure functions);
+5. ``engine.converge``     claim -> one pipeline per integration (read, intent, write, outcome);
+6. ``ledger``              the record: ``document`` (the layout and its accessors), ``file``,
+                           ``postgres``, ``backend`` (which one);
+7. ``engine.report``       what the operator sees: rows, summary, table, the Test report.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
+    build_test_report, format_table, summarise)
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
+    active_incidents, integration_names, integration_view, quiet_since, workspace_names)
+
+OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile")
+
+ARGUMENT_SPEC = dict(
+    operation=dict(type="str", required=True, choices=list(OPERATIONS)),
+    incident=dict(type="dict"),
+    integration_configs=dict(type="dict", required=True, no_log=True),
+    integrations=dict(type="list", elements="str"),
+    force=dict(type="bool", default=False),
+    state_file=dict(type="path", required=True),
+    ledger_dsn=dict(type="str", no_log=True),
+    deadline=dict(type="int", default=120),
+    event_window=dict(type="int", default=300),
+    hold_down=dict(type="int", default=0),
+    workers=dict(type="int", default=64),
+    live=dict(type="bool", default=True),
+)
+
+
+def run_operation(params, check_mode=False):
+    """Run one playbook operation; return an Ansible result dict (never raises ProviderError)."""
+    integrations, errors = load_integrations(params["integration_configs"])
+    if errors:
+        return {"failed": True, "changed": False, "errors": errors,
+                "msg": "the inventory is not valid; nothing was called:\n- " + "\n- ".join(errors)}
+    operation = params["operation"]
+    names = params.get("integrations") or sorted(i.name for i in integrations)
+    ledger = None
+    orch = None
+    try:
+        incident = None
+        if operation == "incident":
+            if not params.get("incident"):
+                raise InputError("incident", "the incident playbook needs -e incident={id, status, workspace, target}")
+            incident = validate_incident(params["incident"])  # before the ledger: a refused event touches nothing
+        ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
+        orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
+                            deadline=params.get("deadline"), event_window=params.get("event_window", 300),
+                            operation=operation)
+        if operation == "incident":
+            report = orch.incident(incident)
+        elif operation == "activate":
+            report = orch.activate(names)
+        elif operation == "withdraw":
+            report = orch.withdraw(names, force=params.get("force"))
+        elif operation == "reconcile":
+            report = orch.reconcile()
+        elif operation == "test":
+            report = orch.test(names)
+        else:
+            report = orch.status(live=params.get("live", True))
+            report["table"] = format_table(report["rows"])
+    except ProviderError as exc:
+        return {"failed": True, "changed": False, "msg": orch._scrub(str(exc)) if orch else str(exc),
+                "warnings_list": list(orch.warnings) if orch else []}
+    finally:
+        if ledger is not None:
+            ledger.close()
+    report["ledger"] = {"backend": ledger.backend, "where": ledger.where,
+                        "longest_lock_wait": round(max(ledger.lock_waits or [0]), 3)}
+    report["summary"] = summarise(operation, report, check_mode)
+    report["warnings_list"] = list(orch.warnings) + [w for r in report.get("integrations", {}).values()
+                                                     for w in (r.get("warnings") or [])]
+    failed = report["failed_integrations"] = report.pop("failed")
+    report["pending_integrations"] = sorted(n for n, r in report.get("integrations", {}).items() if r.get("pending"))
+    if failed:
+        report["msg"] = "%s: %d integration(s) failed: %s" % (operation, len(failed), "; ".join(
+            "%s: %s" % (n, report["integrations"][n].get("msg")) for n in failed))
+        report["failed"] = True
+    else:
+        report["msg"] = "%s: %s" % (operation, "ok" if operation != "status" else "%d integration(s)" % len(
+            report.get("rows", [])))
+    return report
+
+
+class Orchestrator(Converger):
+    """The playbook operations, each one run of the converge loop (or a read)."""
+
+    def incident(self, incident):
+        ws_name = incident["workspace"]
+        notes = []
+
+        def record(book):
+            found, refusal = book.record_event(incident, self.clock(), self.event_window)
+            if refusal:
+                raise InputError("incident", "refused: incident %s (%s): %s" % (incident["id"], incident["status"],
+                                                                                refusal),
+                                 hint="Nothing was recorded or called")
+            notes.extend(found)
+            if incident["status"] == "resolved" and not book.active_incidents(ws_name):
+                book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
+
+        scope = [n for n, i in self.integrations.items() if i.workspace == ws_name]
+        if not scope:
+            known = sorted({i.workspace for i in self.integrations.values()})
+            self.warnings.append("workspace %r has no integration in this inventory (workspaces with integrations: "
+                                 "%s): the incident is recorded but nothing is diverted. A typo in the detector's "
+                                 "URL or the inventory's scrubbing_workspace?" % (ws_name, ", ".join(known) or "none"))
+        report = self._converge(scope, record)
+        self.warnings.extend(notes)
+        report["incident"] = incident
+        report["notes"] = notes
+        return report
+
+    def activate(self, names):
+        self._known(names)
+
+        def pin(book):
+            for name in names:
+                book.integration(name).update(pinned=True, forced_off=False)
+        return self._converge(names, pin)
+
+    def withdraw(self, names, force=False):
+        self._known(names)
+        refused = {}
+
+        def unpin(book):
+            now = self.clock()
+            for name in names:
+                rec = book.integration(name)
+                rec["pinned"] = False
+                refusal, forced_off = manual_withdrawal(book.doc, self.integrations[name], now, self.hold_down, force)
+                if refusal:
+                    refused[name] = refusal
+                elif forced_off:
+                    rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
+        return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
+
+    def reconcile(self):
+        return self._converge(sorted(self.integrations), None)
+
+    def test(self, names):
+        self._known(names)
+
+        def one(name):
+            provider = self.integrations[name].new_provider()
+            try:
+                report = build_test_report(provider)
+            finally:
+                provider.close()
+            report["warnings"] = provider.warnings
+            return self._scrub(report)
+        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": [],
+                                                            "provider": self.integrations[name].provider})
+        return {"integrations": rows, "failed": [n for n, r in rows.items() if not r["ok"]], "changed": False}
+
+    def status(self, live=True):
+        doc = self.ledger.read()
+        live_state = {}
+        if live:
+            def one(name):
+                integ = self.integrations[name]
+                rec = integration_view(doc, name)
+                provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
+                try:
+                    state = provider.read()
+                    said = provider.is_active(state)
+                    describe = getattr(provider, "describe", None)
+                    return {"active": said, "error": None, "says": describe(state) if describe else None}
+                except ProviderError as exc:
+                    return {"active": None, "error": self._scrub(str(exc)), "says": None}
+                finally:
+                    provider.close()
+            live_state = self._bounded(sorted(self.integrations), one,
+                                       lambda name, why: {"active": None, "error": why, "says": None})
+        rows = []
+        for name in sorted(set(self.integrations) | set(integration_names(doc))):
+            rec = integration_view(doc, name)
+            integ = self.integrations.get(name)
+            live_row = live_state.get(name, {})
+            rows.append({
+                "integration": name,
+                "provider": integ.provider if integ else rec["provider"],
+                "workspace": integ.workspace if integ else rec["workspace"],
+                "active": rec["active"],
+                "provider_active": live_row.get("active"),
+                "provider_says": live_row.get("says"),
+                "since": rec["since"],
+                "incidents": rec["incidents"],
+                "targets": rec.get("targets") or [],
+                "pinned": rec["pinned"],
+                "pending": (rec.get("pending") or {}).get("action"),
+                "last_error": rec["last_error"] or live_row.get("error"),
+                "in_inventory": integ is not None,
+            })
+        workspaces = {name: {"active_incidents": sorted(active_incidents(doc, name)),
+                             "quiet_since": quiet_since(doc, name)}
+                      for name in workspace_names(doc)}
+        return {"rows": rows, "workspaces": workspaces, "changed": False, "failed": []}

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE module_utils: not a public API, may change without notice.
+"""The ledger in a file on the state host (the default backend).
+
+An exclusive ``flock`` taken with a deadline serialises transactions; the document is replaced
+atomically (temp file, fsync, rename), so a run killed at any point leaves the old or the new
+document, never a torn one. A claim of a dead local process (kill -9) is void.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import time
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
+    LOCK_TIMEOUT, REPAIR_HINT, STALE_CLAIM, Book, check_document, claimant, describe_holder, empty_document)
+
+
+class FileLedger:
+    """The ledger file at ``path`` (on the state host)."""
+
+    backend = "file"
+
+    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic, sleep=time.sleep):
+        if not path:
+            raise ProviderError("ledger", "scrubbing_state_file is empty", hint="Set it to a writable path")
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.lock_path = self.path + ".lock"
+        self.lock_timeout = lock_timeout
+        self.operation = operation
+        self.clock = clock
+        self.sleep = sleep
+        self.lock_waits = []  # seconds each transaction waited for the lock (reported, benchmarked)
+
+    @property
+    def where(self):
+        return self.path
+
+    def read(self):
+        """The current document, without locking (a reader always sees a whole file)."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except FileNotFoundError:
+            return empty_document()
+        except ValueError as exc:
+            raise ProviderError("ledger", "%s is not valid JSON (%s)" % (self.path, exc), hint=REPAIR_HINT)
+        except OSError as exc:
+            raise ProviderError("ledger", "cannot read %s (%s)" % (self.path, exc.strerror),
+                                hint="Check the permissions of scrubbing_state_file on the state host")
+        return check_document(doc, self.path)
+
+    @contextlib.contextmanager
+    def transaction(self, dry_run=False):
+        if dry_run:  # check mode: work on a copy, write nothing, take no lock
+            yield Book(self.read(), self)
+            return
+        with self._locked():
+            doc = self.read()
+            before = copy.deepcopy(doc)
+            yield Book(doc, self)
+            if doc != before:
+                doc["updated_at"] = time.time()
+                self._replace(doc)
+
+    # -- the lock -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        directory = os.path.dirname(self.path)
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            # 0600: whoever can open the lock file can flock it, and so hold every run back.
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ProviderError("ledger", "cannot open %s (%s)" % (self.lock_path, exc.strerror),
+                                hint="Make scrubbing_state_file point to a writable directory on the state host")
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            self._acquire(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(claimant(self.operation)).encode(), 0)
+            except OSError:
+                pass  # the holder note is a courtesy for whoever waits; a full disk must not stop us here
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _acquire(self, fd):
+        start = self.clock()
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.lock_waits.append(self.clock() - start)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if self.clock() - start >= self.lock_timeout:
+                raise ProviderError(
+                    "ledger", "the ledger lock %s is held by %s; waited %d s" % (
+                        self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
+                    hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
+                         "released when it exits)")
+            self.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    @staticmethod
+    def _holder(fd):
+        try:
+            return json.loads(os.pread(fd, 4096, 0).decode() or "null")
+        except (OSError, ValueError):
+            return None
+
+    def _replace(self, doc):
+        directory = os.path.dirname(self.path)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+            tmp = None
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise ProviderError("ledger", "cannot write %s (%s)" % (self.path, exc.strerror or exc), hint=(
+                "Free space on the state host's filesystem" if exc.errno == errno.ENOSPC else
+                "Make the directory writable (check permissions and chattr -i)") +
+                "; then run the reconcile playbook, which re-reads the providers")
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    # -- claims ---------------------------------------------------------------------------------
+    def take_claim(self, name, current, who, now):
+        return not _file_claim_is_live(current, who, now)
+
+    def drop_claim(self, name):
+        pass
+
+    def close(self):
+        pass
+
+
+def _file_claim_is_live(claim, who, now, stale_after=STALE_CLAIM):
+    if not claim:
+        return False
+    if claim.get("host") == who["host"] and claim.get("pid") == who["pid"]:
+        return False  # our own
+    if now - claim.get("at", 0) > stale_after:
+        return False
+    if claim.get("host") == who["host"]:
+        try:
+            os.kill(int(claim["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            return False  # that run died (e.g. kill -9): its claim is void
+    return True
