@@ -91,10 +91,12 @@ class AwsShield(Provider):
         import boto3
         from botocore.config import Config
 
+        # An empty session token (the AWX credential type injects AWS_SESSION_TOKEN empty for
+        # long-term keys) means none.
         session = boto3.session.Session(profile_name=self.params.get("profile"),
                                         aws_access_key_id=self.params.get("aws_access_key_id"),
                                         aws_secret_access_key=self.params.get("aws_secret_access_key"),
-                                        aws_session_token=self.params.get("session_token"))
+                                        aws_session_token=self.params.get("session_token") or None)
         config = Config(region_name=REGION, connect_timeout=self.params["timeout"],
                         read_timeout=self.params["timeout"],
                         retries={"mode": "standard", "total_max_attempts": self.params["retries"] + 1})

@@ -46,6 +46,78 @@ max_depth (32), header_timeout (5 seconds), max_connections (per listener; defau
 the process's open-file limit, at most 1024).
 """
 
+DOCUMENTATION = r"""
+---
+short_description: Receive DDoS incident events from detectors (Flowtriq, FastNetMon, generic JSON).
+description:
+  - An ansible-rulebook event source with two HTTP listeners, each with its own authentication, so
+    that where an event came from is a fact the payload cannot change.
+  - The signed listener (O(flowtriq_port)) takes C(POST /flowtriq/<workspace>), a Flowtriq webhook
+    signed with O(flowtriq_secret) in C(X-Flowtriq-Signature) (C(sha256=) and the hex HMAC-SHA256
+    of the body).
+  - 'The internal listener (O(internal_port)) takes C(POST /fastnetmon/<workspace>) (the FastNetMon
+    notify adapter) and C(POST /incident) (a generic C({"incident": {...}})), with
+    C(Authorization: Bearer) and O(internal_token).'
+  - Every request is answered at once, before any playbook or job runs - 202 queued, 200 noted,
+    401 not authenticated, 400 not JSON, 404 no such path, 409 already received, 422 refused (a
+    stale timestamp, a field that does not fit). The reason is in the JSON answer and in the log.
+  - Each incident is checked with the rules of the C(ddos.scrubbing.incident) playbook. Events
+    wait in one queue per workspace (order kept); an event given to the rules is
+    C(event.ddos_scrubbing) with C(verdict) (V(incidents), V(noted) or V(refused)), C(listener),
+    C(workspace), C(source) and C(incidents), the workspace's incidents in the order received.
+  - The rulebooks C(ddos.scrubbing.incident_webhook) (run_playbook) and
+    C(ddos.scrubbing.incident_controller) (run_job_template, for EDA controller) use it.
+options:
+  host:
+    description:
+      - The address both listeners bind to. Put a TLS reverse proxy in front for remote detectors.
+    type: str
+    default: "127.0.0.1"
+  flowtriq_port:
+    description:
+      - The TCP port of the signed Flowtriq listener.
+    type: int
+    required: true
+  flowtriq_secret:
+    description:
+      - The secret set on the Flowtriq webhook, at least 16 characters.
+    type: str
+    required: true
+  internal_port:
+    description:
+      - The TCP port of the internal listener (FastNetMon adapter, generic incidents).
+    type: int
+    required: true
+  internal_token:
+    description:
+      - The bearer token of the internal listener, at least 16 characters.
+    type: str
+    required: true
+  event_window:
+    description:
+      - Seconds an event's timestamp may differ from now; older (or future) events and replayed
+        signatures are refused. Keep it equal to the inventory's C(scrubbing_event_window).
+    type: int
+    default: 300
+  batch_window:
+    description:
+      - Seconds a workspace's next events gather while its run is probably still going; they then
+        go to one run together, in order.
+    type: float
+    default: 2.0
+"""
+
+EXAMPLES = r"""
+- ddos.scrubbing.incident_webhook:
+    host: 127.0.0.1
+    flowtriq_port: 5000
+    flowtriq_secret: "{{ flowtriq_secret }}"
+    internal_port: 5001
+    internal_token: "{{ internal_token }}"
+    event_window: 300
+    batch_window: 2.0
+"""
+
 from __future__ import annotations
 
 import asyncio
