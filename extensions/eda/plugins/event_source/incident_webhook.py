@@ -46,6 +46,8 @@ max_depth (32), header_timeout (5 seconds), max_connections (per listener; defau
 the process's open-file limit, at most 1024).
 """
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 short_description: Receive DDoS incident events from detectors (Flowtriq, FastNetMon, generic JSON).
@@ -117,8 +119,6 @@ EXAMPLES = r"""
     event_window: 300
     batch_window: 2.0
 """
-
-from __future__ import annotations
 
 import asyncio
 import collections
