@@ -35,7 +35,7 @@ import subprocess
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK, Shape
 
 DEFAULT_MARKER = "4200000000:666:0"
 WELL_KNOWN = {"blackhole": "65535:666", "no-export": "65535:65281", "no-advertise": "65535:65282",
@@ -101,6 +101,16 @@ def large_community(text):
     if len(parts) != 3 or not all(p.isdigit() and int(p) < 2 ** 32 for p in parts):
         raise ValueError(text)
     return ":".join(str(int(p)) for p in parts)
+
+
+def _is_large_community(text):
+    large_community(text)
+    return True
+
+
+# The marker is part of the integration's identity, so it is compared in its canonical form ("00:1" is "0:1").
+MARKER = Shape("a BGP large community GLOBAL:DATA1:DATA2", _is_large_community, DEFAULT_MARKER,
+               canonical=large_community)
 
 
 def _path_communities(attrs):
@@ -202,7 +212,7 @@ class BgpProvider(Provider):
 
     per_target = True
     families = {}
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT}
+    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT, "marker": MARKER}
     # What one integration acts on: the routes carrying its marker on one speaker. Two integrations
     # with one marker on one speaker would each take the other's routes for strays and withdraw them.
     identity = ("speaker_address", "marker")

@@ -19,7 +19,6 @@ import struct
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._bgp import (
     BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities, strict_network)
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "sctp": 132}
 ICMP6 = 58
@@ -146,7 +145,7 @@ class BgpFlowspec(BgpProvider):
         communities=dict(type="list", elements="str", default=[]),
     )
     required_if = [("action", "rate_limit", ("rate",))]
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT}
+    shapes = dict(BgpProvider.shapes)
 
     def option_checks(self):
         # the match as each address family of owned_prefixes will build it, and the action
