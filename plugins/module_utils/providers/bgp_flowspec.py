@@ -150,7 +150,7 @@ class BgpFlowspec(BgpProvider):
 
     def option_checks(self):
         # the match as each address family of owned_prefixes will build it, and the action
-        versions = sorted({net.version for net in self.owned()}) if self.params.get("owned_prefixes") else []
+        versions = sorted({v for v in (_family_of(p) for p in self.params.get("owned_prefixes") or []) if v})
         return super().option_checks() + [self.action] + [
             (lambda version=version: self.base_match(version, checking=True)) for version in versions]
 
