@@ -5,10 +5,7 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import os
-
-import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
@@ -20,30 +17,9 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_variables
 
 GROUP = "scrubbing_integrations"
-ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "scrubbing")
-
-
-@functools.lru_cache(maxsize=None)
-def role_variables():
-    """The role's own variables, read from the role itself (defaults, argument spec, registered
-    results): playbook-wide ``scrubbing_*`` values set under all: vars reach every integration
-    host too, and are not typos there."""
-    def load(*path):
-        with open(os.path.join(ROLE, *path), encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-
-    def registered(tasks):
-        for task in tasks or []:
-            if task.get("register"):
-                yield task["register"]
-            for section in ("block", "rescue", "always"):
-                yield from registered(task.get(section))
-    names = set(load("defaults", "main.yml"))
-    names.update(load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"])
-    names.update(registered(load("tasks", "main.yml")))
-    return tuple(sorted(names))
 
 
 def as_data(value, where="incident"):
