@@ -68,7 +68,9 @@ def decide(doc, integ, now, hold_down):
     if needing:
         return Decision(True, "needed by incident %s" % ", ".join(sorted(needing)), needing)
     if not was_on:
-        return Decision(None, "no incident needs it")
+        # Say why an active incident leaves it alone (no target, or one outside scrubbing_targets).
+        why = next((w for w in (integ.left_alone_because(r.get("target")) for r in incidents.values()) if w), None)
+        return Decision(None, why or "no incident needs it")
     if incidents:
         return Decision(True, "kept: incident %s of workspace %s still active" % (
             ", ".join(sorted(incidents)), integ.workspace), incidents)
