@@ -239,6 +239,7 @@ class LocalFirewall(Provider):
 
     def __init__(self, params, **kw):
         super().__init__(params, **kw)
+        self._config_error = None
         try:
             self.family, self.table = parse_table(params.get("table") or DEFAULT_TABLE)
             self.allow = [canonical_entry(e, "allow[%d]" % i, "allow")
@@ -247,12 +248,17 @@ class LocalFirewall(Provider):
                                for i, e in enumerate(params.get("rate_limit") or [])]
             self.drop = [canonical_entry(e, "drop[%d]" % i, "drop") for i, e in enumerate(params.get("drop") or [])]
         except ValueError as exc:
-            raise InputError(self.name, str(exc))
+            # Raised by the first call (read/test), where the module glue turns it into one clear failure.
+            self._config_error = InputError(self.name, str(exc))
+            self.family, self.table, self.allow, self.rate_limit, self.drop = "inet", "ddos_scrubbing", [None], [], []
+            return
         if not self.allow:
             self.warn("allow is empty: nothing is accepted before the drops; make sure the drops cannot match "
                       "your own access (SSH)")
 
     def connect(self):
+        if self._config_error:
+            raise self._config_error
         return Nft(self.params.get("nft_path") or "nft", self.params.get("timeout") or 30)
 
     def targets(self):
@@ -275,6 +281,8 @@ class LocalFirewall(Provider):
 
     # -- contract ---------------------------------------------------------------------------
     def read(self):
+        if self._config_error:
+            raise self._config_error
         code, out, err = self.http.run(["-j", "list", "table", self.family, self.table])
         if code != 0:
             if "No such file or directory" in err:
@@ -352,6 +360,9 @@ class LocalFirewall(Provider):
 
     def test(self):
         findings = Findings()
+        if self._config_error:
+            findings.append(Finding("options", False, self._config_error.message))
+            return findings
         try:
             state = self.read()
         except ProviderError as exc:
