@@ -235,6 +235,7 @@ class LocalFirewall(Provider):
     title = "the server's nftables table"
     options = LOCAL_FIREWALL_OPTIONS
     per_target = True
+    runs_on_server = True  # written over the server's own connection (group scrubbing_servers), not from the state host
     wait_sleep = 0.2
 
     def __init__(self, params, **kw):
