@@ -24,7 +24,7 @@ import json
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, hold_promise, manual_withdrawal
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
     build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
@@ -154,6 +154,9 @@ class Orchestrator(Converger):
                                                                                 refusal),
                                  hint="Nothing was recorded or called")
             notes.extend(found)
+            if incident["status"] == "resolved":
+                until, targets = hold_promise(book.doc, ws_name, incident["id"], self.hold_down)
+                book.promise_hold(ws_name, until, targets, self.clock())
             if incident["status"] == "resolved" and not book.active_incidents(ws_name):
                 book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
 
