@@ -42,19 +42,22 @@ Configuration: environment variables, else ``/etc/ddos-scrubbing/fastnetmon.ini`
 
 from __future__ import annotations
 
-import configparser
-import ipaddress
-import json
-import os
-import re
-import select
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
+
+# When FastNetMon's call reached us (the interpreter's start is before it, the imports after):
+# every log line says it, so that an operator can line the adapter up with FastNetMon's own log.
+CALLED = time.time()
+
+import configparser  # noqa: E402 pylint: disable=wrong-import-position
+import ipaddress  # noqa: E402 pylint: disable=wrong-import-position
+import json  # noqa: E402 pylint: disable=wrong-import-position
+import os  # noqa: E402 pylint: disable=wrong-import-position
+import re  # noqa: E402 pylint: disable=wrong-import-position
+import select  # noqa: E402 pylint: disable=wrong-import-position
+import sys  # noqa: E402 pylint: disable=wrong-import-position
+import urllib.error  # noqa: E402 pylint: disable=wrong-import-position
+import urllib.parse  # noqa: E402 pylint: disable=wrong-import-position
+import urllib.request  # noqa: E402 pylint: disable=wrong-import-position
 
 DEFAULTS = {
     "webhook_url": "http://127.0.0.1:5001", "token": "", "workspace": "default",
@@ -135,7 +138,7 @@ def incident_id(config, ip, action):
     """
     path = os.path.join(config["state_dir"], ip.replace(":", "_"))
     if action == "ban":
-        ident = "fastnetmon-%s-%s-%s" % (ip, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), uuid.uuid4().hex[:6])
+        ident = "fastnetmon-%s-%s-%s" % (ip, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), os.urandom(3).hex())
         try:
             os.makedirs(config["state_dir"], exist_ok=True)
             with open(path, "w", encoding="utf-8") as handle:
@@ -231,6 +234,8 @@ def post(config, event, clock=time.monotonic):
 
 def run_playbook(config, event):
     """mode = playbook: start the incident playbook detached; never wait for it."""
+    import subprocess  # only here: the webhook mode, the usual one, does not pay for its import
+
     incident = dict(event["incident"], workspace=config["workspace"])
     cmd = [config["ansible_playbook"], "ddos.scrubbing.incident", "-e", json.dumps({"incident": incident})]
     if config["inventory"]:
@@ -240,10 +245,15 @@ def run_playbook(config, event):
     return "started"
 
 
+def stamp(when):
+    """``when`` (epoch seconds) in UTC to the millisecond: 2026-12-04T06:59:01.790Z."""
+    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)), int(when % 1 * 1000))
+
+
 def log(config, message):
     try:
         with open(config["log_file"], "a", encoding="utf-8") as handle:
-            handle.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), message))
+            handle.write("%s %s\n" % (stamp(time.time()), message))
     except OSError:
         sys.stderr.write(message + "\n")
 
@@ -264,17 +274,21 @@ def main(argv):
     details = parse_report(report)
     details.update(direction=direction, pps=pps, fastnetmon_action=action)
     incident = {"id": incident_id(config, ip, action), "status": ACTIONS[action], "target": ip,
-                "source": "fastnetmon", "timestamp": int(time.time()), "delivery": uuid.uuid4().hex,
+                "source": "fastnetmon", "timestamp": int(time.time()), "delivery": os.urandom(16).hex(),
                 "details": details}
     attack = parse_attack(details, report, ip)
     if attack:
         incident["attack"] = attack
     event = {"incident": incident}
+    # The delivery id is the one the rulebook logs and the ledger keeps; the two times place this
+    # call between FastNetMon's "Call script" line and the rulebook's "queued" line.
+    when = "delivery %s, called %s" % (incident["delivery"], stamp(CALLED))
     try:
         outcome = run_playbook(config, event) if config["mode"] == "playbook" else post(config, event)
-        log(config, "%s %s -> %s %s: %s" % (action, ip, incident["status"], incident["id"], outcome))
+        log(config, "%s %s -> %s %s: %s (%s, answered after %.3f s)" % (
+            action, ip, incident["status"], incident["id"], outcome, when, time.time() - CALLED))
     except Exception as exc:  # never let a detector see us fail
-        log(config, "%s %s: could not deliver %s: %s" % (action, ip, incident["id"], exc))
+        log(config, "%s %s: could not deliver %s: %s (%s)" % (action, ip, incident["id"], exc, when))
     return 0
 
 

@@ -46,6 +46,7 @@ class Task:
         self.phase = "waiting to start"
         self.result = None
         self.thread = None
+        self.times = {}  # epoch seconds the provider write was sent and answered, for the row
 
 
 class Converger:
@@ -195,8 +196,10 @@ class Converger:
                                       plan.snapshot if wanted else rec["snapshot"], self.clock())
                 task.phase = "writing to %s" % integ.provider
                 wait = self.wait_override if self.wait_override is not None else provider.params.get("wait", True)
+                task.times["sent"] = self.clock()
                 after = execute(plan, wait=wait, wait_timeout=provider.params.get("wait_timeout", 300),
                                 wait_sleep=provider.params.get("wait_sleep"))
+                task.times["answered"] = self.clock()
                 written = True
             task.phase = "recording the outcome"
             if not self.check_mode:

@@ -28,6 +28,15 @@ def success_row(task, provider, plan, after, check_mode):
            "warnings": provider.warnings, "failed": False}
     if decision.targets is not None:
         row["targets"] = decision.targets
+    return with_times(row, task)
+
+
+def with_times(row, task):
+    """``written``: when the provider write was sent and answered (settled, when the run waits for
+    it), epoch seconds; how long a provider took, next to the ledger's times."""
+    times = getattr(task, "times", None)
+    if times and "sent" in times:
+        row["written"] = {key: round(value, 3) for key, value in times.items()}
     return row
 
 
@@ -36,10 +45,10 @@ def failure_row(task, provider, message, landed=False):
     if landed:
         message = ("the %s write LANDED (%s) but the outcome could not be recorded: %s" % (
             integ.provider, "activated" if decision.wanted else "withdrawn", message))
-    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
-            "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
-            "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
-            "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
+    return with_times({"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+                       "action": "activate" if decision.wanted else "withdraw", "wanted": bool(decision.wanted),
+                       "changed": landed, "failed": True, "msg": message, "reason": decision.reason,
+                       "api_calls": len(provider.api_calls()), "warnings": provider.warnings}, task)
 
 
 def handed_over_row(task):

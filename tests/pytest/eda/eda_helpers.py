@@ -119,8 +119,9 @@ class Rulebook:
         return open(self.log, encoding="utf-8", errors="replace").read()
 
 
-def start_rulebook(tmp_path, inventory, extra_vars=None, env=None):
-    """ansible-rulebook running ddos.scrubbing.incident_webhook; stop it with stop_rulebook()."""
+def start_rulebook(tmp_path, inventory, extra_vars=None, env=None, verbosity="-v"):
+    """ansible-rulebook running ddos.scrubbing.incident_webhook; stop it with stop_rulebook().
+    ``verbosity`` "-vv" adds ansible-rulebook's debug lines (when a rule matched, a lock was taken)."""
     webhook_port, internal_port = free_port(), free_port()
     variables = tmp_path / "vars.json"
     variables.write_text(json.dumps(dict({"flowtriq_secret": FLOWTRIQ_SECRET, "internal_token": INTERNAL_TOKEN,
@@ -129,7 +130,7 @@ def start_rulebook(tmp_path, inventory, extra_vars=None, env=None):
     log = tmp_path / "rulebook.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-rulebook"), "-r", "ddos.scrubbing.incident_webhook",
-                                 "-i", inventory, "--vars", str(variables), "-v"],
+                                 "-i", inventory, "--vars", str(variables), verbosity],
                                 stdout=out, stderr=subprocess.STDOUT, env=ansible_env(env), start_new_session=True)
     try:
         wait_port(webhook_port)

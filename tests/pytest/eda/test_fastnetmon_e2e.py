@@ -4,12 +4,21 @@ that namespace makes FastNetMon ban, the notify adapter posts to ansible-ruleboo
 advertises the prefix on the sandbox; the flood stops, FastNetMon unbans after its ban time,
 and the prefix is withdrawn. Only addresses inside 10.213.0.0/16 on these test interfaces and
 127.0.0.1 are used. Everything is torn down whatever happens.
+
+It prints the run's timeline, on one clock (this machine's time.time()): every stage from the
+flood's first packet to the blackhole route on BIRD, and from the flood's end to the withdrawal,
+from the stamps the product writes anyway (FastNetMon's log, the adapter's log, the event
+source's and ansible-rulebook's log, the ledger, the orchestrate result) and what the test sees
+(the sandbox's request log, BIRD's table). A stage that cannot be found fails the test, naming
+it; bench/bench_fastnetmon.py runs this test N times and prints the medians per stage.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +33,20 @@ from eda_helpers import start_rulebook, stop_rulebook, write_inventory
 from bgp.bgp_lab import BgpLab, missing as bgp_missing
 
 FASTNETMON = shutil.which("fastnetmon") or "/usr/sbin/fastnetmon"
+CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timeline_callback")
+# FastNetMon's detection and unban settings for this test; docs/detectors.md (FastNetMon) says
+# what each costs. The flood is 6000 pps against a 1500 pps threshold.
+DETECTION = {"threshold_pps": 1500, "average_calculation_time": 1, "speed_calculation_delay": 1, "check_period": 1,
+             "ban_time": 10, "unban_only_if_attack_finished": "on"}
+# The stages, in order; bench/bench_fastnetmon.py reads them by these names.
+ONSET = ("flood start (first packet)", "FastNetMon ban (its log)", "adapter called", "adapter POST answered",
+         "event queued (listener)", "event to the rules", "rule matched", "run_playbook lock taken",
+         "ansible-playbook started", "playbook loaded", "orchestrate started", "ledger recorded", "first provider write sent",
+         "provider received the write", "first provider write answered", "blackhole route on BIRD")
+RESOLUTION = ("flood stop", "FastNetMon unban (its log)", "adapter called", "adapter POST answered",
+              "event queued (listener)", "event to the rules", "rule matched", "run_playbook lock taken",
+              "ansible-playbook started", "playbook loaded", "orchestrate started", "ledger recorded", "first provider write sent",
+              "provider received the write", "first provider write answered", "blackhole route gone from BIRD")
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +62,10 @@ import socket, sys, time
 target, seconds, pps = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 payload = b"x" * 64
+s.sendto(payload, (target, 9))
+print(time.time(), flush=True)  # the first packet: the timeline's zero
 end = time.time() + seconds
-sent = 0
+sent = 1
 while time.time() < end:
     start = time.time()
     for _ in range(pps // 100):
@@ -103,12 +128,119 @@ def rulebook_rtbh(sandbox, border, tmp_path):
         "scrubbing_provider": "bgp_blackhole", "scrubbing_workspace": "prod",
         "scrubbing_options": {"speaker_address": border.speaker_address, "owned_prefixes": ["10.213.0.0/16"]}}
     path.write_text(json.dumps(inventory))
-    book = start_rulebook(tmp_path, str(path))
+    # -vv: ansible-rulebook's own debug lines say when a rule matched and a lock was taken; the
+    # test-side callback notes each playbook run's start and the write times it reports.
+    book = start_rulebook(tmp_path, str(path), verbosity="-vv", env={
+        "ANSIBLE_CALLBACK_PLUGINS": CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "ddos_timeline",
+        "DDOS_TIMELINE_FILE": str(tmp_path / "timeline.jsonl")})
     book.ledger = str(ledger)
     try:
         yield book
     finally:
         stop_rulebook(book.proc)
+
+
+def local_log_time(text):
+    """FastNetMon's and ansible-rulebook's log stamp (local time, "2026-12-04 06:59:01,783") -> epoch."""
+    return time.mktime(time.strptime(text[:19], "%Y-%m-%d %H:%M:%S")) + int(text[20:23]) / 1000.0
+
+
+def utc_stamp(text):
+    """The adapter's stamp ("2026-12-04T06:59:01.790Z") -> epoch."""
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
+
+
+def log_times(path, pattern):
+    """[(epoch, match)] of the lines of a log whose text after the stamp matches ``pattern``."""
+    found = []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        match = re.search(pattern, line)
+        if match and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line):
+            found.append((local_log_time(line), match))
+    return found
+
+
+def first_after(times, since):
+    later = [t for t in times if t >= since - 0.02]  # /proc and log stamps are 10 ms and 1 ms coarse
+    return min(later) if later else None
+
+
+class Timeline:
+    """One leg of the run (onset or resolution): the stages the product's and the test's stamps show."""
+
+    def __init__(self, stages, zero):
+        self.stages, self.zero, self.times = stages, zero, {}
+
+    def add(self, stage, when):
+        assert stage in self.stages, stage
+        if when is not None:
+            self.times[stage] = when
+
+    def missing(self):
+        return [stage for stage in self.stages if stage not in self.times]
+
+    def offsets(self):
+        return {stage: round(self.times[stage] - self.zero, 3) for stage in self.stages if stage in self.times}
+
+    def table(self, title):
+        lines, previous = [title], self.zero
+        for stage in self.stages:
+            when = self.times.get(stage)
+            if when is None:
+                lines.append("  %-34s      (not found)" % stage)
+                continue
+            lines.append("  %-34s %+8.3f s  (%+.3f)" % (stage, when - self.zero, when - previous))
+            previous = when
+        return "\n".join(lines)
+
+
+def trace(leg, zero, work, rulebook, delivery, fastnetmon_line, sandbox, write_filter, route_time):
+    """The stages of one leg, from each component's own stamps (see the module's docstring)."""
+    timeline = Timeline(leg, zero)
+    names = iter(leg)
+    timeline.add(next(names), zero)
+    bans = [t for t, _m in log_times(work / "fastnetmon.log", fastnetmon_line)]
+    timeline.add(next(names), first_after(bans, zero))
+    adapter = {}
+    for line in (work / "notify.log").read_text().splitlines():
+        match = re.search(r"\(delivery (\w+), called (\S+), answered after ([0-9.]+) s\)$", line)
+        if match and match.group(1) == delivery:
+            adapter = {"called": utc_stamp(match.group(2)), "answered": utc_stamp(match.group(2)) +
+                       float(match.group(3))}
+    timeline.add(next(names), adapter.get("called"))
+    timeline.add(next(names), adapter.get("answered"))
+    log = rulebook.log
+    queued = [t for t, _m in log_times(log, r"queued incident .* delivery %s\)" % delivery[:16])]
+    timeline.add(next(names), min(queued) if queued else None)
+    since = min(queued) if queued else zero
+    to_rules = first_after([t for t, _m in log_times(log, r"incident event\(s\) of workspace prod to the rules")],
+                           since)
+    timeline.add(next(names), to_rules)
+    matched = first_after([t for t, _m in log_times(log, r"Creating action task action::run_playbook::")],
+                          to_rules or since)
+    timeline.add(next(names), matched)
+    locked = first_after([t for t, _m in log_times(log, r"Acquired lock: workspace-prod")], matched or since)
+    timeline.add(next(names), locked)
+    notes = []
+
+    def run_notes():  # the callback notes the run's result after the task is back: maybe after the test saw the write
+        notes[:] = [json.loads(line) for line in (work / "timeline.jsonl").read_text().splitlines()] \
+            if (work / "timeline.jsonl").exists() else []
+        first = first_after([n["t"] for n in notes if n["event"] == "process"], locked or matched or since)
+        pid = next((n["pid"] for n in notes if n["event"] == "process" and n["t"] == first), None)
+        return pid if any(n["pid"] == pid and n["event"] == "result" for n in notes) else None
+    run = wait_for(run_notes, timeout=30, step=0.2)
+    for event in ("process", "playbook", "orchestrate"):
+        timeline.add(next(names), next((n["t"] for n in notes if n["pid"] == run and n["event"] == event), None))
+    ledger = json.loads(open(rulebook.ledger, encoding="utf-8").read())
+    timeline.add(next(names), ledger["workspaces"]["prod"]["deliveries"].get(delivery))
+    written = [w for n in notes if n["pid"] == run and n["event"] == "result" for w in n["written"].values()]
+    timeline.add(next(names), min((w["sent"] for w in written), default=None))
+    received = [r["time"] for r in sandbox.requests(writes_only=True) if r["time"] >= zero and write_filter(r)]
+    timeline.add(next(names), min(received, default=None))
+    timeline.add(next(names), min((w["answered"] for w in written), default=None))
+    timeline.add(next(names), route_time)
+    return timeline
 
 
 def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, namespaces, tmp_path):
@@ -117,28 +249,30 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, 
     # Only the victim: with the attacker inside the monitored networks the flood would count as internal.
     (tmp_path / "networks").write_text(namespaces["victim"] + "/32\n")
     (tmp_path / "whitelist").write_text("")
+    # FastNetMon runs the adapter itself, by its #! line, with the PATH a systemd service has.
     notify = tmp_path / "notify.sh"
-    notify.write_text("#!/bin/sh\nexport DDOS_SCRUBBING_WEBHOOK_URL=%s DDOS_SCRUBBING_TOKEN=%s "
+    notify.write_text("#!/bin/sh\nexport PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+                      "DDOS_SCRUBBING_WEBHOOK_URL=%s DDOS_SCRUBBING_TOKEN=%s "
                       "DDOS_SCRUBBING_WORKSPACE=prod DDOS_SCRUBBING_STATE_DIR=%s DDOS_SCRUBBING_LOG_FILE=%s "
-                      "DDOS_SCRUBBING_NOTIFY_CONFIG=/nonexistent\nexec %s %s \"$@\"\n" % (
+                      "DDOS_SCRUBBING_NOTIFY_CONFIG=/nonexistent\nexec %s \"$@\"\n" % (
                           rulebook_rtbh.internal_url, INTERNAL_TOKEN, tmp_path / "state", tmp_path / "notify.log",
-                          sys.executable, ADAPTER))
+                          ADAPTER if shutil.which("python3", path="/usr/bin:/bin") else sys.executable + " " + ADAPTER))
     notify.chmod(0o755)
     config = tmp_path / "fastnetmon.conf"
     config.write_text("\n".join([
         "logging_level = info", "logging_local_syslog_logging = off", "disable_usage_report = on",
         "enable_ban = on", "enable_ban_ipv6 = off", "process_incoming_traffic = on",
-        "process_outgoing_traffic = off", "ban_details_records_count = 20", "ban_time = 10",
-        "unban_only_if_attack_finished = on", "networks_list_path = %s" % (tmp_path / "networks"),
-        "white_list_path = %s" % (tmp_path / "whitelist"), "check_period = 1", "enable_connection_tracking = off",
-        "ban_for_pps = on", "ban_for_bandwidth = off", "ban_for_flows = off", "threshold_pps = 1500",
+        "process_outgoing_traffic = off", "ban_details_records_count = 20",
+        "networks_list_path = %s" % (tmp_path / "networks"),
+        "white_list_path = %s" % (tmp_path / "whitelist"), "enable_connection_tracking = off",
+        "ban_for_pps = on", "ban_for_bandwidth = off", "ban_for_flows = off",
         "mirror_afpacket = on", "mirror_af_packet_fanout_mode = cpu", "interfaces = %s" % namespaces["victim_if"],
-        "average_calculation_time = 5", "speed_calculation_delay = 1",
         "notify_script_path = %s" % notify, "monitor_local_ip_addresses = off", "redis_enabled = off",
         "mongodb_enabled = off", "exabgp = off", "gobgp = off", "influxdb = off", "graphite = off",
         "enable_api = off", "prometheus = off", "pid_path = %s" % (tmp_path / "fastnetmon.pid"),
         "cli_stats_file_path = %s" % (tmp_path / "fastnetmon.dat"),
-        "cli_stats_ipv6_file_path = %s" % (tmp_path / "fastnetmon6.dat"), ""]))
+        "cli_stats_ipv6_file_path = %s" % (tmp_path / "fastnetmon6.dat")] +
+        ["%s = %s" % item for item in DETECTION.items()] + [""]))
     log = tmp_path / "fastnetmon.log"
     detector = subprocess.Popen([FASTNETMON, "--configuration_file", str(config), "--log_file", str(log),
                                  "--disable_pid_logic"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -146,17 +280,16 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, 
     try:
         time.sleep(3)  # FastNetMon opens its capture
         assert detector.poll() is None, log.read_text() if log.exists() else "fastnetmon exited"
-        started = time.time()
         flood = subprocess.Popen(["ip", "netns", "exec", namespaces["ns"], sys.executable, "-c", FLOOD,
-                                  namespaces["victim"], "25", "6000"], stdout=subprocess.PIPE)
+                                  namespaces["victim"], "25", "6000"], stdout=subprocess.PIPE, text=True)
+        started = float(flood.stdout.readline())
         diverted = wait_for(lambda: advertised(sandbox), timeout=60, step=0.05)
-        first_write = time.time() - started
         assert diverted, "no diversion: fastnetmon log:\n%s\nnotify log:\n%s\nrulebook:\n%s" % (
             log.read_text()[-2000:] if log.exists() else "-",
             (tmp_path / "notify.log").read_text() if (tmp_path / "notify.log").exists() else "-",
             rulebook_rtbh.output()[-2000:])
-        blackholed = wait_for(lambda: host_route in border.routes("master4"), timeout=60, step=0.05)
-        first_route = time.time() - started
+        blackholed = wait_for(lambda: host_route in border.routes("master4"), timeout=60, step=0.02)
+        routed = time.time()
         assert blackholed, "no blackhole route on the router:\n%s" % rulebook_rtbh.output()[-3000:]
         assert border.routes("master4")[host_route]["dest"] == "blackhole"
         flood.terminate()
@@ -164,13 +297,33 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, 
         stopped = time.time()
         withdrawn = wait_for(lambda: not advertised(sandbox), timeout=150, step=0.2)
         assert withdrawn, "no withdrawal after the flood stopped:\n%s" % (tmp_path / "notify.log").read_text()
-        assert wait_for(lambda: host_route not in border.routes("master4"), timeout=60, step=0.2), (
+        assert wait_for(lambda: host_route not in border.routes("master4"), timeout=60, step=0.02), (
             "the blackhole route outlived the attack:\n%s" % rulebook_rtbh.output()[-3000:])
-        print("flood start -> first provider write: %.2f s; -> blackhole route on the router: %.2f s; "
-              "flood stop -> withdrawal: %.1f s" % (first_write, first_route, time.time() - stopped))
+        unrouted = time.time()
         notify_log = (tmp_path / "notify.log").read_text()
         assert "ban %s -> started" % namespaces["victim"] in notify_log
         assert "unban %s -> resolved" % namespaces["victim"] in notify_log
+        deliveries = {action: re.search(r"^\S+ %s %s .*\(delivery (\w+)," % (action, re.escape(namespaces["victim"])),
+                                        notify_log, re.M) for action in ("ban", "unban")}
+        assert all(deliveries.values()), "the adapter's log names no delivery:\n" + notify_log
+
+        def cloudflare(entry):
+            return entry["provider"] == "cloudflare"
+        onset = trace(ONSET, started, tmp_path, rulebook_rtbh, deliveries["ban"].group(1),
+                      r"Call script for ban client: %s$" % re.escape(namespaces["victim"]), sandbox, cloudflare, routed)
+        resolution = trace(RESOLUTION, stopped, tmp_path, rulebook_rtbh, deliveries["unban"].group(1),
+                           r"Call script for unban client: %s$" % re.escape(namespaces["victim"]), sandbox,
+                           lambda entry: cloudflare(entry) and entry["time"] >= stopped, unrouted)
+        # Kept in the test's output (pytest -s, or -rA): a slow run names its stage.
+        print(onset.table("FastNetMon timeline, attack (from the flood's first packet; in brackets: since the "
+                          "stage before)"))
+        print(resolution.table("FastNetMon timeline, end of attack (from the flood's end; hold-down 0 s; "
+                               "FastNetMon: ban_time %s s, unban only once the attack is over)" % DETECTION["ban_time"]))
+        print("TIMELINE-JSON " + json.dumps({"onset": onset.offsets(), "resolution": resolution.offsets(),
+                                             "detection": DETECTION}))
+        assert not onset.missing() and not resolution.missing(), (
+            "stages without a stamp (attack: %s; end: %s): a component stopped writing the stamp this "
+            "timeline reads" % (onset.missing(), resolution.missing()))
     finally:
         if flood is not None and flood.poll() is None:
             flood.kill()
