@@ -116,6 +116,9 @@ integrations:
   description:
     - Per integration, what was done (C(action), C(changed), C(active), C(reason), C(before), C(after),
       C(snapshot), C(msg) on failure).
+    - C(written) when the run wrote to the provider - C(sent) and C(answered), epoch seconds (answered
+      means settled when the run waits for the provider), to line the write up with the detector's,
+      the rulebook's and the ledger's times.
   returned: always
   type: dict
 summary:

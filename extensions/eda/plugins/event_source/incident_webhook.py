@@ -574,6 +574,13 @@ async def main(queue, args):
              ("internal", int(args["internal_port"]), {"token": str(args["internal_token"]), "limits": limits}))
     listeners = Listeners(intake, host, sites)
     listeners.start()
+    # One "noted" event through the rules at start: the operator's log says the listeners are up,
+    # and the rules engine loads what a match needs now (the first real incident of a fresh
+    # rulebook matched 0.1-0.3 s later than the ones after it).
+    await queue.put({"ddos_scrubbing": {
+        "verdict": "noted", "listener": "internal", "path": "-", "count": 0,
+        "reason": "ready: Flowtriq on %s:%s, internal on %s:%s" % (host, args["flowtriq_port"], host,
+                                                                   args["internal_port"])}})
     try:
         await intake.feed()
     finally:
