@@ -280,6 +280,11 @@ def test_flood_bans_diverts_and_unban_withdraws(sandbox, rulebook_rtbh, border, 
     try:
         time.sleep(3)  # FastNetMon opens its capture
         assert detector.poll() is None, log.read_text() if log.exists() else "fastnetmon exited"
+        # The event source's first event, through the rules: the operator sees the listeners are up,
+        # and the rules engine has matched once before the attack (a cold first match costs 0.1-0.3 s).
+        ready = "ddos.scrubbing: ready: Flowtriq on 127.0.0.1:%d, internal on 127.0.0.1:%d" % (
+            rulebook_rtbh.webhook_port, rulebook_rtbh.internal_port)
+        assert wait_for(lambda: ready in rulebook_rtbh.output(), timeout=30), rulebook_rtbh.output()[-3000:]
         flood = subprocess.Popen(["ip", "netns", "exec", namespaces["ns"], sys.executable, "-c", FLOOD,
                                   namespaces["victim"], "25", "6000"], stdout=subprocess.PIPE, text=True)
         started = float(flood.stdout.readline())
