@@ -7,6 +7,7 @@ not refused later as too old; a flood of silent connections does not delay a det
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -93,10 +94,13 @@ def test_events_queued_behind_a_hung_provider_are_judged_by_their_arrival(sandbo
         recorded = ledger_incidents(str(ledger), "prod")
         order = sorted(ids, key=lambda i: recorded[i]["started_at"])
         assert order == sorted(ids), "recorded out of order: %s" % order
-        # One run at a time for the workspace: the rulebook's lock held each until the last ended.
-        log = book.output()
-        assert log.count("Acquired lock: workspace-prod") == log.count("Released lock: workspace-prod") or \
-            "Acquired lock" not in log
+        # One run at a time for the workspace: the rulebook's lock holds each run until the one
+        # before has ended (a play starts only after the previous play's recap), and none waited
+        # on the ledger's lock.
+        marks = re.findall(r"^PLAY (\[|RECAP)", book.output(), re.M)
+        assert len(marks) >= 4 and marks == ["[", "RECAP"] * (len(marks) // 2) + ["["] * (len(marks) % 2), marks
+        assert '"longest_lock_wait": 0.0' in book.output() and not re.search(
+            r'"longest_lock_wait": (?!0\.0,)', book.output()), "a run piled up on the ledger's lock"
     finally:
         sandbox.release("hung", drop=True)
         stop_rulebook(book.proc)
@@ -162,3 +166,27 @@ def test_silent_and_partial_connections_do_not_delay_a_detector(sandbox, tmp_pat
             sock.close()
         stop_rulebook(book.proc)
     assert sandbox.state()["cloudflare"]["accounts"][ACCOUNT][PREFIX]["advertised"]
+
+
+def test_the_ledger_judges_an_event_by_its_arrival_stamp(sandbox, tmp_path):
+    """The incident playbook (what the rulebook runs): an event stamped 100 s old is stale when it
+    arrives now, and counts when the listener stamped its arrival 1 s after it was sent; an
+    arrival stamp in the future is refused."""
+    from conftest import run_playbook
+
+    ledger = tmp_path / "ledger.json"
+    inventory = write_inventory(tmp_path / "inventory.json", sandbox, ledger, variables={"scrubbing_event_window": 30})
+    sent = time.time() - 100
+
+    def incident(incident_id, **extra):
+        return {"incident": dict({"id": incident_id, "status": "started", "workspace": "prod",
+                                  "target": "203.0.113.7", "timestamp": sent}, **extra)}
+    proc = run_playbook("incident", sandbox, ledger, extra=incident("A-old"), inventory=inventory)
+    assert proc.returncode != 0 and "stale event" in proc.output and "before now" in proc.output, proc.output
+    proc = run_playbook("incident", sandbox, ledger, extra=incident("A-queued", received=sent + 1),
+                        inventory=inventory)
+    assert proc.returncode == 0, proc.output
+    proc = run_playbook("incident", sandbox, ledger, extra=incident("A-future", received=time.time() + 3600),
+                        inventory=inventory)
+    assert proc.returncode != 0 and "arrival stamp" in proc.output and "after now" in proc.output, proc.output
+    assert set(ledger_incidents(str(ledger), "prod")) == {"A-queued"}
