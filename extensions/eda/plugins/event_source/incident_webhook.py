@@ -171,7 +171,7 @@ class Intake:
                 raise Refused("no timestamp: signed events must say when they were sent (ISO-8601 UTC), so that a "
                               "captured one cannot be replayed later")
             return
-        refusal = event_refusal({"timestamp": stamp, "received": arrival}, arrival, self.window)
+        refusal = event_refusal({"timestamp": stamp, "received": arrival}, arrival, self.window, "event_window")
         if refusal:
             raise Refused(refusal)
 
