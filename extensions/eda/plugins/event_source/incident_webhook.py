@@ -32,6 +32,8 @@ event_window (300), batch_window (2.0 seconds: while a workspace's run is probab
 next events gather for that long and go to one run together, in order).
 """
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 short_description: Receive DDoS incident events from detectors (Flowtriq, FastNetMon, generic JSON).
@@ -103,8 +105,6 @@ EXAMPLES = r"""
     event_window: 300
     batch_window: 2.0
 """
-
-from __future__ import annotations
 
 import asyncio
 import collections
