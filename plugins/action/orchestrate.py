@@ -12,14 +12,15 @@ from ansible.module_utils.basic import env_fallback
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
+    ADDRESSES, INTEGRATION_VARS, SERVER_VARS, UNKNOWN_VARS, unknown_host_vars)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_variables
 
-# Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
-INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
-                    "scrubbing_targets")
 GROUP = "scrubbing_integrations"
+SERVERS = "scrubbing_servers"  # protected servers: their own firewall (local_firewall), over their own connection
 
 
 def as_data(value, where="incident"):
@@ -63,6 +64,13 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         self._integration_configs(task_vars)
+        self._server_results = None
+        if self._task.args.get("operation") == "record":
+            # What each protected server's own task reported (registered on that server's host).
+            hostvars = task_vars["hostvars"]
+            self._server_results = {name: as_data(hostvars[name].get("scrubbing_server_result"), name)
+                                    for name in task_vars.get("groups", {}).get(SERVERS, [])
+                                    if isinstance(hostvars[name].get("scrubbing_server_result"), dict)}
         if self._connection.transport != "local":
             refusal = self._pipeline_or_refuse()
             if refusal:
@@ -91,6 +99,8 @@ class ActionModule(ActionBase):
         # The integration configs are gathered here from host vars, not given in the task.
         original = self._task.args
         self._task.args = dict(original, integration_configs=self._configs)
+        if self._server_results is not None:
+            self._task.args["server_results"] = self._server_results
         if self._incident is not None:
             self._task.args["incident"] = self._incident
         try:
@@ -124,7 +134,13 @@ class ActionModule(ActionBase):
         configs = {}
         for name in task_vars.get("groups", {}).get(GROUP, []):
             host = hostvars[name]
-            configs[name] = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
+            config = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
+            unknown = unknown_host_vars(list(host), role_variables())  # refused by the validation, either path
+            if unknown:
+                config[UNKNOWN_VARS] = unknown
+            configs[name] = config
+        for name in task_vars.get("groups", {}).get(SERVERS, []):
+            configs[name] = server_config(name, hostvars[name], name in configs)
         self._configs = configs
         return configs
 
@@ -176,3 +192,25 @@ def with_controller_credentials(config):
                 resolved[name] = os.environ[var]
                 break
     return dict(config, scrubbing_options=resolved)
+
+
+def server_config(name, host, also_integration=False):
+    """A protected server as an integration config: the local_firewall options it keeps in
+    scrubbing_local_firewall, and its own addresses (scrubbing_addresses, else ansible_host)."""
+    config = {"scrubbing_provider": "local_firewall",
+              "scrubbing_options": host.get("scrubbing_local_firewall") or {}}
+    for var in ("scrubbing_workspace", "scrubbing_auto"):
+        if var in host:
+            config[var] = host[var]
+    addresses = host.get("scrubbing_addresses")
+    if addresses is None:
+        addresses = host.get("ansible_host", name)
+    config[ADDRESSES] = addresses
+    unknown = unknown_host_vars([v for v in host if v not in SERVER_VARS and v not in INTEGRATION_VARS],
+                                role_variables() + SERVER_VARS)
+    if also_integration:
+        raise AnsibleActionFail("%s is in both groups scrubbing_integrations and scrubbing_servers: an integration "
+                                "host stands for a provider object, a server for itself; keep it in one" % name)
+    if unknown:
+        config[UNKNOWN_VARS] = unknown
+    return config

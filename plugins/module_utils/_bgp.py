@@ -35,7 +35,7 @@ import subprocess
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK, Shape
 
 DEFAULT_MARKER = "4200000000:666:0"
 WELL_KNOWN = {"blackhole": "65535:666", "no-export": "65535:65281", "no-advertise": "65535:65282",
@@ -103,6 +103,16 @@ def large_community(text):
     return ":".join(str(int(p)) for p in parts)
 
 
+def _is_large_community(text):
+    large_community(text)
+    return True
+
+
+# The marker is part of the integration's identity, so it is compared in its canonical form ("00:1" is "0:1").
+MARKER = Shape("a BGP large community GLOBAL:DATA1:DATA2", _is_large_community, DEFAULT_MARKER,
+               canonical=large_community)
+
+
 def _path_communities(attrs):
     """(communities, large communities) of one gobgp JSON path, as canonical texts."""
     normal, large = [], []
@@ -154,7 +164,8 @@ class GoBgpClient:
         return proc.stdout
 
     def _down(self, detail):
-        return ProviderError(self.provider, "the BGP speaker (gobgpd) at %s does not answer (%s)" % (self.address, detail),
+        return ProviderError(self.provider, "the BGP speaker (gobgpd) at %s does not answer (%s)"
+                             % (self.address, detail),
                              hint="Check that gobgpd runs with --api-hosts %s and that speaker_address names its "
                                   "gRPC API, not its BGP port" % self.address)
 
@@ -201,7 +212,7 @@ class BgpProvider(Provider):
 
     per_target = True
     families = {}
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT}
+    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT, "marker": MARKER}
     # What one integration acts on: the routes carrying its marker on one speaker. Two integrations
     # with one marker on one speaker would each take the other's routes for strays and withdraw them.
     identity = ("speaker_address", "marker")
@@ -425,7 +436,8 @@ class BgpProvider(Provider):
             for raw, why in refused:
                 findings.append(Finding("targets", False, "target %s: %s" % (_show(raw), why)))
             if not refused:
-                findings.append(Finding("targets", True, "targets inside owned_prefixes: %s" % ", ".join(self.targets())))
+                findings.append(Finding("targets", True, "targets inside owned_prefixes: %s"
+                                        % ", ".join(self.targets())))
         return findings
 
 

@@ -22,7 +22,9 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Inpu
 # ids, workspaces, sources: what detectors use (FastNetMon ids, Flowtriq numbers, UUIDs, names)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 STATUSES = ("started", "resolved")
-KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details")
+# received: when the rulebook's listener took the event (it sets it; the ledger judges staleness by it)
+KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details",
+                "received")
 ATTACK_FIELDS = ("family", "protocol", "ports", "sources")
 EXAMPLE = "{id: A1, status: started, workspace: default, target: 203.0.113.7}"
 MAX_DETAILS = 8192  # characters of free-form details kept in the ledger
@@ -174,6 +176,7 @@ def validate_incident(incident):
         "target": target,
         "source": _name(incident, "source", required=False, default=None),
         "timestamp": parse_timestamp(incident.get("timestamp")),
+        "received": parse_timestamp(incident.get("received")),
         "delivery": delivery or None,
         "attack": _attack(incident.get("attack")),
         "details": details,

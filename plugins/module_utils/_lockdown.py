@@ -248,7 +248,12 @@ class LockdownProvider(Provider):
         findings.state = state
         findings.append(Finding("firewall", True, "the firewall exists and the credentials can read it (%d inbound "
                                 "rule(s))" % len(state["inbound"])))
-        findings.append(self.write_check(state))
+        if self.check_mode:
+            findings.append(Finding("write", True, "write access not checked: that check sends a write that changes "
+                                    "nothing, and check mode sends no write; run the Test without --check",
+                                    level="warning"))
+        else:
+            findings.append(self.write_check(state))
         problems = self.limit_problems(state, self._lockdown_inbound())
         for problem in problems:
             findings.append(Finding("limits", False, "activation would fail: " + problem))

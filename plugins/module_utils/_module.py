@@ -65,7 +65,7 @@ def run_info_module(provider_cls):
     module = _new_module(provider_cls, info=True)
     provider = provider_cls(module.params)
     try:
-        report = build_test_report(provider)
+        report = build_test_report(provider, check_mode=module.check_mode)
     finally:
         provider.close()
     for warning in provider.warnings:

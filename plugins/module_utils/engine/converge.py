@@ -167,6 +167,9 @@ class Converger:
         return finished
 
     def _pipeline(self, task):
+        if task.integ.on_server:
+            self._hand_over(task)
+            return
         integ, decision = task.integ, task.decision
         name = integ.name
         wanted = bool(decision.wanted)
@@ -210,6 +213,29 @@ class Converger:
                 self._note_failure(name, task.result["msg"])
         finally:
             provider.close()
+
+    def _hand_over(self, task):
+        """A protected server's own firewall is written over the server's own connection, by the
+        play's next task (ddos.scrubbing.server_firewall), not from here: the run records the
+        intent (re-decided like any write) and hands the decision over; the task after that
+        records what each server reported (the ``record`` operation)."""
+        integ, decision = task.integ, task.decision
+        name = integ.name
+        try:
+            if not self.check_mode:
+                with self._txn() as book:
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                            decision.key():
+                        book.release(name)
+                        task.result = report.superseded_row(task)
+                        return
+                    rec = book.integration(name)
+                    book.write_intent(name, "activate" if decision.wanted else "withdraw", rec["snapshot"] or
+                                      {"present": False}, self.clock())
+                    book.release(name)  # the claim is this process's; the server's task runs in others
+            task.result = report.handed_over_row(task)
+        except ProviderError as exc:
+            task.result = report.failure_row(task, _NoCalls(), self._scrub(str(exc)))
 
     def _note_failure(self, name, message):
         try:
@@ -268,3 +294,13 @@ class Converger:
         if isinstance(value, list):
             return [self._scrub(v) for v in value]
         return value
+
+
+class _NoCalls:
+    """A provider stand-in for a row about an integration this process never called."""
+
+    warnings = ()
+
+    @staticmethod
+    def api_calls():
+        return []

@@ -19,18 +19,20 @@ The way an incident travels (one room each):
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, hold_promise, manual_withdrawal
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
-    build_test_report, format_table, summarise)
+    build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
     active_incidents, integration_names, integration_view, quiet_since, workspace_names)
 
-OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile")
+OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile", "record")
 
 ARGUMENT_SPEC = dict(
     operation=dict(type="str", required=True, choices=list(OPERATIONS)),
@@ -45,6 +47,10 @@ ARGUMENT_SPEC = dict(
     hold_down=dict(type="int", default=0),
     workers=dict(type="int", default=64),
     live=dict(type="bool", default=True),
+    status_format=dict(type="str", default="table", choices=["table", "json", "prometheus"]),
+    status_file=dict(type="path"),
+    # ``record``: what each protected server's own connection reported (ddos.scrubbing.server_firewall)
+    server_results=dict(type="dict", default={}),
 )
 
 
@@ -64,6 +70,10 @@ def run_operation(params, check_mode=False):
             if not params.get("incident"):
                 raise InputError("incident", "the incident playbook needs -e incident={id, status, workspace, target}")
             incident = validate_incident(params["incident"])  # before the ledger: a refused event touches nothing
+        if operation == "status" and params.get("status_format") == "prometheus" and not params.get("status_file"):
+            raise InputError("status", "scrubbing_status_format=prometheus writes a node_exporter textfile: set "
+                             "scrubbing_status_file too", hint="e.g. -e scrubbing_status_file=/var/lib/prometheus/"
+                             "node-exporter/ddos_scrubbing.prom (the collector's --collector.textfile.directory)")
         ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
         orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
                             deadline=params.get("deadline"), event_window=params.get("event_window", 300),
@@ -78,9 +88,18 @@ def run_operation(params, check_mode=False):
             report = orch.reconcile()
         elif operation == "test":
             report = orch.test(names)
+        elif operation == "record":
+            report = orch.record(params.get("server_results") or {})
         else:
+            status_format, status_file = params.get("status_format") or "table", params.get("status_file")
             report = orch.status(live=params.get("live", True))
             report["table"] = format_table(report["rows"])
+            report["ledger"] = {"backend": ledger.backend, "where": ledger.where}
+            if status_file and status_format != "table":
+                _write_status(report, status_format, status_file, orch)
+            elif status_file:
+                orch.warnings.append("scrubbing_status_file is written only with scrubbing_status_format=json or "
+                                     "prometheus; %s was not written" % status_file)
     except ProviderError as exc:
         return {"failed": True, "changed": False, "msg": orch._scrub(str(exc)) if orch else str(exc),
                 "warnings_list": list(orch.warnings) if orch else []}
@@ -104,6 +123,23 @@ def run_operation(params, check_mode=False):
     return report
 
 
+def _write_status(report, status_format, path, orch):
+    now = orch.clock()
+    if status_format == "json":
+        text = json.dumps(status_document(report, now), indent=2, sort_keys=True) + "\n"
+    else:
+        text = prometheus_text(report, now)
+        if not path.endswith(".prom"):
+            orch.warnings.append("%s does not end in .prom: node_exporter's textfile collector reads only *.prom "
+                                 "files" % path)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        raise InputError("status", "cannot write scrubbing_status_file %s: %s" % (path, exc.strerror or exc),
+                         hint="Give a path in an existing directory the state host's user can write")
+    report["status_file"] = {"path": path, "format": status_format}
+
+
 class Orchestrator(Converger):
     """The playbook operations, each one run of the converge loop (or a read)."""
 
@@ -118,6 +154,9 @@ class Orchestrator(Converger):
                                                                                 refusal),
                                  hint="Nothing was recorded or called")
             notes.extend(found)
+            if incident["status"] == "resolved":
+                until, targets = hold_promise(book.doc, ws_name, incident["id"], self.hold_down)
+                book.promise_hold(ws_name, until, targets, self.clock())
             if incident["status"] == "resolved" and not book.active_incidents(ws_name):
                 book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
 
@@ -157,6 +196,35 @@ class Orchestrator(Converger):
                     rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
         return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
 
+    def record(self, server_results):
+        """Record what each protected server's own firewall did, as its task reported it: the
+        outcome after the write, like any provider's (the intent was recorded by the run before)."""
+        rows = {}
+        now = self.clock()
+        for name, result in sorted(server_results.items()):
+            integ = self.integrations.get(name)
+            if integ is None or not integ.on_server or not isinstance(result, dict):
+                continue
+            if result.get("skipped"):
+                continue
+            failed = bool(result.get("failed") or result.get("unreachable"))
+            rows[name] = {"integration": name, "provider": integ.provider, "workspace": integ.workspace,
+                          "changed": bool(result.get("changed")), "failed": failed, "active": result.get("active"),
+                          "action": result.get("action") or "none", "reason": result.get("reason"),
+                          "msg": self._scrub(str(result.get("msg") or "")) if failed else None}
+        if rows and not self.check_mode:
+            with self._txn() as book:
+                for name, row in rows.items():
+                    result = server_results[name]
+                    if row["failed"]:
+                        reason = "unreachable: " if result.get("unreachable") else ""
+                        book.record_failure(name, "%s%s" % (reason, row["msg"]), now)
+                    else:
+                        book.record_success(name, bool(result.get("active")), {"present": False}, row["changed"],
+                                            now, result.get("incidents") or (), result.get("targets") or [])
+        return {"integrations": rows, "changed": any(r["changed"] for r in rows.values()),
+                "failed": sorted(n for n, r in rows.items() if r["failed"])}
+
     def reconcile(self):
         return self._converge(sorted(self.integrations), None)
 
@@ -164,9 +232,12 @@ class Orchestrator(Converger):
         self._known(names)
 
         def one(name):
+            if self.integrations[name].on_server:
+                return {"ok": True, "on_server": True, "provider": self.integrations[name].provider, "findings": [],
+                        "msg": "tested on the server itself by the next task (local_firewall_info)"}
             provider = self.integrations[name].new_provider()
             try:
-                report = build_test_report(provider)
+                report = build_test_report(provider, check_mode=self.check_mode)
             finally:
                 provider.close()
             report["warnings"] = provider.warnings
@@ -181,6 +252,8 @@ class Orchestrator(Converger):
         if live:
             def one(name):
                 integ = self.integrations[name]
+                if integ.on_server:
+                    return {"active": None, "error": None, "says": "on the server: the test playbook reads it"}
                 rec = integration_view(doc, name)
                 provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
                 try:
@@ -195,10 +268,13 @@ class Orchestrator(Converger):
             live_state = self._bounded(sorted(self.integrations), one,
                                        lambda name, why: {"active": None, "error": why, "says": None})
         rows = []
+        now = self.clock()
         for name in sorted(set(self.integrations) | set(integration_names(doc))):
             rec = integration_view(doc, name)
             integ = self.integrations.get(name)
             live_row = live_state.get(name, {})
+            # what a hold-down keeps on, and until when (the policy's own answer, stored promises included)
+            held = decide(doc, integ, now, self.hold_down).held if integ is not None and rec["active"] else None
             rows.append({
                 "integration": name,
                 "provider": integ.provider if integ else rec["provider"],
@@ -207,11 +283,14 @@ class Orchestrator(Converger):
                 "provider_active": live_row.get("active"),
                 "provider_says": live_row.get("says"),
                 "since": rec["since"],
+                "held_until": held if not isinstance(held, dict) else None,
+                "held_targets": held if isinstance(held, dict) else {},
                 "incidents": rec["incidents"],
                 "targets": rec.get("targets") or [],
                 "pinned": rec["pinned"],
                 "pending": (rec.get("pending") or {}).get("action"),
                 "last_error": rec["last_error"] or live_row.get("error"),
+                "last_error_at": rec["last_error_at"] if rec["last_error"] else None,
                 "in_inventory": integ is not None,
             })
         workspaces = {name: {"active_incidents": sorted(active_incidents(doc, name)),

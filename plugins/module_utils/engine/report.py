@@ -8,6 +8,10 @@ table, several incident reports merged into one, and the Test button's report.""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import textwrap
+
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import ts
 
@@ -38,6 +42,19 @@ def failure_row(task, provider, message, landed=False):
             "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
 
 
+def handed_over_row(task):
+    """A protected server's decision, for the play's next task to write over the server's connection."""
+    integ, decision = task.integ, task.decision
+    wanted = bool(decision.wanted)
+    extra = task.extra or {}
+    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+            "action": "activate" if wanted else "withdraw", "wanted": wanted, "changed": False, "failed": False,
+            "on_server": True, "reason": decision.reason, "incidents": decision.incidents,
+            "targets": decision.targets or [],
+            "module_args": {"state": "active" if wanted else "inactive", "targets": decision.targets or [],
+                            "target_attacks": extra.get("target_attacks") or {}}}
+
+
 def superseded_row(task):
     integ = task.integ
     return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
@@ -64,6 +81,10 @@ def outcome_line(row, check_mode=False):
     if row.get("failed"):
         return "FAILED: %s" % row.get("msg")
     reason = row.get("reason")
+    if row.get("on_server") and "module_args" in row:
+        targets = ", ".join(row.get("targets") or []) or "no address"
+        return "%s on the server itself (its own task, next) for %s, because %s" % (
+            "to be written" if row.get("wanted") else "to be withdrawn", targets, reason)
     because = ", because %s" % reason if reason else ""
     action = row.get("action")
     if action in ("activate", "withdraw") and row.get("changed"):
@@ -97,10 +118,29 @@ def summarise(operation, report, check_mode=False):
     return lines
 
 
+def drift(row):
+    """Does the provider disagree with the ledger? "provider off": the ledger holds it on and the
+    provider says off (withdrawn by hand, lost); "provider on": the reverse (switched on outside
+    this collection, or on before it). None when they agree or the provider was not read."""
+    said = row.get("provider_active")
+    if said is None or bool(said) == bool(row["active"]):
+        return None
+    return "provider on" if said else "provider off"
+
+
+def _held(row):
+    if row.get("held_targets"):
+        return ", ".join("%s until %s" % (t, ts(u)) for t, u in sorted(row["held_targets"].items()))
+    return ts(row.get("held_until"))
+
+
+ERROR_WIDTH = 60  # the last error is wrapped at this width (between words: a path stays whole), never cut
+
+
 def format_table(rows):
-    headers = ("INTEGRATION", "PROVIDER", "WORKSPACE", "ACTIVE", "PROVIDER SAYS", "SINCE", "INCIDENTS", "PINNED",
-               "LAST ERROR")
-    lines = []
+    headers = ("INTEGRATION", "PROVIDER", "WORKSPACE", "ACTIVE", "PROVIDER SAYS", "DRIFT", "SINCE", "HELD UNTIL",
+               "INCIDENTS", "PINNED", "LAST ERROR")
+    lines, errors = [], []
     for r in rows:
         said = {True: "active", False: "inactive", None: "-"}[r["provider_active"]]
         if r.get("provider_says"):
@@ -109,12 +149,105 @@ def format_table(rows):
         if r.get("targets"):
             incidents += " routes:" + ",".join(r["targets"])
         lines.append((r["integration"], r["provider"] or "-", r["workspace"] or "-",
-                      "yes" if r["active"] else "no", said, ts(r["since"]), incidents,
-                      "yes" if r["pinned"] else "no",
-                      (r["last_error"] or "-")[:80] + ("" if not r["pending"] else " [pending %s]" % r["pending"])))
-    widths = [max([len(h)] + [len(str(line[i])) for line in lines]) for i, h in enumerate(headers)]
-    fmt = "  ".join("%%-%ds" % w for w in widths)
-    return [fmt % headers] + [fmt % line for line in lines]
+                      "yes" if r["active"] else "no", said, drift(r) or "-", ts(r["since"]), _held(r), incidents,
+                      "yes" if r["pinned"] else "no"))
+        error = (r["last_error"] or "-") + ("" if not r["pending"] else " [pending %s]" % r["pending"])
+        errors.append(textwrap.wrap(error, ERROR_WIDTH, break_long_words=False, break_on_hyphens=False) or ["-"])
+    widths = [max([len(h)] + [len(str(line[i])) for line in lines]) for i, h in enumerate(headers[:-1])]
+    fmt = "  ".join("%%-%ds" % w for w in widths) + "  %s"
+    indent = " " * (sum(widths) + 2 * len(widths))
+    out = [fmt % headers]
+    for line, error in zip(lines, errors):
+        out.append(fmt % (line + (error[0],)))
+        out.extend(indent + more for more in error[1:])
+    return out
+
+
+# -- status for machines -----------------------------------------------------------------------
+STATUS_SCHEMA = "ddos.scrubbing/status/1"
+ROW_FIELDS = ("integration", "provider", "workspace", "active", "provider_active", "provider_says", "since",
+              "held_until", "held_targets", "incidents", "targets", "pinned", "pending", "last_error",
+              "last_error_at", "in_inventory")
+
+
+def status_document(report, now):
+    """The status as one JSON document a script can read (its schema is in docs/status.md)."""
+    return {
+        "schema": STATUS_SCHEMA,
+        "generated_at": now,
+        "ledger": {k: report["ledger"][k] for k in ("backend", "where")},
+        "integrations": [dict({k: r.get(k) for k in ROW_FIELDS}, drift=drift(r)) for r in report["rows"]],
+        "workspaces": report["workspaces"],
+    }
+
+
+def _label(value):
+    """A label value as the exposition format wants it: backslash, double quote and newline escaped."""
+    return str(value if value is not None else "").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+PROMETHEUS_METRICS = (
+    # name, help, value of a row
+    ("ddos_scrubbing_active", "1 while the ledger holds the integration on", lambda r: r["active"]),
+    ("ddos_scrubbing_drift", "1 when the provider disagrees with the ledger (either way)",
+     lambda r: drift(r) is not None),
+    ("ddos_scrubbing_provider_off_drift", "1 when the ledger holds it on and the provider says off",
+     lambda r: drift(r) == "provider off"),
+    ("ddos_scrubbing_active_since_timestamp_seconds", "when it was switched on (0: not on)",
+     lambda r: r["since"] or 0),
+    ("ddos_scrubbing_held_until_timestamp_seconds", "until when a hold-down keeps it on (0: no hold-down)",
+     lambda r: max([r.get("held_until") or 0] + list((r.get("held_targets") or {}).values()))),
+    ("ddos_scrubbing_incidents", "active incidents it serves", lambda r: len(r["incidents"])),
+    ("ddos_scrubbing_pending", "1 while a run's write is unfinished (reconcile finishes it)",
+     lambda r: bool(r["pending"])),
+    ("ddos_scrubbing_last_error", "1 when its last run failed (the message: the status playbook)",
+     lambda r: bool(r["last_error"])),
+)
+
+
+def prometheus_text(report, now):
+    """The status as a node_exporter textfile (the Prometheus text exposition format)."""
+    out = []
+    for name, text, value in PROMETHEUS_METRICS:
+        out += ["# HELP %s %s" % (name, text), "# TYPE %s gauge" % name]
+        for r in report["rows"]:
+            labels = 'integration="%s",provider="%s",workspace="%s"' % (
+                _label(r["integration"]), _label(r["provider"]), _label(r["workspace"]))
+            out.append("%s{%s} %s" % (name, labels, _number(value(r))))
+    out += ["# HELP ddos_scrubbing_workspace_active_incidents active incidents of the workspace",
+            "# TYPE ddos_scrubbing_workspace_active_incidents gauge"]
+    for ws_name, ws in sorted(report["workspaces"].items()):
+        out.append('ddos_scrubbing_workspace_active_incidents{workspace="%s"} %d' % (
+            _label(ws_name), len(ws["active_incidents"])))
+    out += ["# HELP ddos_scrubbing_status_timestamp_seconds when the status playbook wrote this file",
+            "# TYPE ddos_scrubbing_status_timestamp_seconds gauge",
+            "ddos_scrubbing_status_timestamp_seconds %s" % _number(now)]
+    return "\n".join(out) + "\n"
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
+
+
+def write_atomically(path, text, mode=0o644):
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename, so a
+    reader (node_exporter's textfile collector, a script) never sees half a file. The temporary
+    name does not end in .prom: the collector reads only *.prom files."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def merge_reports(reports):
@@ -162,8 +295,10 @@ def format_test_table(results):
     return lines
 
 
-def build_test_report(provider):
-    """Run the provider's Test and shape the report (shared with the ``test`` playbook)."""
+def build_test_report(provider, check_mode=False):
+    """Run the provider's Test and shape the report (shared with the ``test`` playbook). In check
+    mode the provider sends no request that writes, not even a harmless write probe."""
+    provider.check_mode = check_mode
     try:
         findings = provider.test()
     except ProviderError as exc:

@@ -16,7 +16,7 @@ import ipaddress
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._bgp import (
     BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities, strict_address)
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP
 
 DEFAULT_COMMUNITIES = ["65535:666", "65535:65281"]  # BLACKHOLE (RFC 7999), NO_EXPORT
 
@@ -31,8 +31,7 @@ class BgpBlackhole(BgpProvider):
         next_hop_ipv6=dict(type="str", default="100::1"),
         communities=dict(type="list", elements="str", default=list(DEFAULT_COMMUNITIES)),
     )
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT,
-              "next_hop": IP, "next_hop_ipv6": IP}
+    shapes = dict(BgpProvider.shapes, next_hop=IP, next_hop_ipv6=IP)
 
     def option_checks(self):
         return super().option_checks() + [self.communities, lambda: self.next_hop(4), lambda: self.next_hop(6)]

@@ -96,7 +96,8 @@ def test_a_flowtriq_webhook_maps_to_an_incident_that_passes():
                          "peak_bps": 9.1e8, "attack_family": "udp_flood", "ai_summary": "volumetric",
                          "dashboard_url": "https://flowtriq.example/i/4711", "unknown_field": 1},
             "node": {"name": "edge-1", "ip_address": "203.0.113.7"}}
-    incident = validate_incident(source.route(intake, "flowtriq", "flowtriq/prod", body, "sha256=" + "0" * 64))
+    incident = validate_incident(source.route(intake, "flowtriq", "flowtriq/prod", body, "sha256=" + "0" * 64,
+                                                time.time()))
     assert incident["target"] == "203.0.113.7" and incident["id"] == "flowtriq-4711"
     assert incident["details"]["severity"] == "high" and incident["details"]["node"] == "edge-1"
 
@@ -105,7 +106,7 @@ def test_a_generic_incident_with_an_unknown_field_is_refused_by_the_listener_rul
     source = _event_source()
     intake = source.Intake(queue=None, window=300)
     event = source.route(intake, "internal", "incident", {"incident": started(target="203.0.113.7", traget="x")},
-                         None)
+                         None, time.time())
     with pytest.raises(InputError, match=r"incident\.traget is not an incident field \(did you mean target\?\)"):
         validate_incident(event)
 

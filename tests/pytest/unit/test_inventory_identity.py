@@ -62,6 +62,15 @@ def test_different_objects_stay_apart(provider, credentials, option, first, seco
                       "second": host(provider, "b", **dict(credentials, **{option: second}))}) == []
 
 
+def test_every_identity_option_has_a_shape_that_knows_its_canonical_form():
+    """A guard for the next provider: an identity option without a shape is compared as written."""
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS
+
+    missing = ["%s.%s" % (name, option) for name, cls in PROVIDERS.items()
+               for option in getattr(cls, "identity", ()) if option not in getattr(cls, "shapes", {})]
+    assert missing == [], "give these identity options a shape in the provider's shapes: %s" % missing
+
+
 def rtbh(speaker, prefixes, provider="bgp_blackhole"):
     return host(provider, speaker_address=speaker, owned_prefixes=prefixes)
 
@@ -141,7 +150,7 @@ def test_unknown_host_variables_are_refused_with_the_closest_name():
     base = host("cloudflare_magic_transit", api_token=CF_TOKEN, account_id=ACCOUNT, prefix_id=PREFIX)
     errors = errors_of({
         # what the action plugin passes: the names it found on the host, with the closest known one
-        "a": dict(base, **{UNKNOWN_VARS: {"scrubbing_workpace": "scrubbing_workspace", "scrubbing_zzz": None}}),
+        "a": dict(base, **{UNKNOWN_VARS: {"scrubbing_workpace": {"scrubbing_workspace": None}, "scrubbing_zzz": {}}}),
         # the module given integration_configs directly: any other key is unknown
         "b": dict(base, scrubbing_target=["203.0.113.0/24"]),
     })
@@ -168,3 +177,15 @@ def test_an_incident_without_a_target_leaves_target_scoped_integrations_alone():
     Book(doc, None).workspace("default")["incidents"]["N"] = {"status": "active", "target": None}
     wanted = {i.name: decide(doc, i, 0, 0).wanted for i in integrations}
     assert wanted == {"scoped": None, "everything": True}
+
+
+def test_why_a_target_scoped_integration_was_left_alone():
+    integrations, _errors = load_integrations({"scoped": dict(
+        host("cloudflare_magic_transit", api_token=CF_TOKEN, account_id=ACCOUNT, prefix_id=PREFIX),
+        scrubbing_targets=["203.0.113.0/24", "2001:db8::/48"])})
+    scoped = integrations[0]
+    assert scoped.left_alone_because(None) == (
+        "the incident names no target and scrubbing_targets limits it to 203.0.113.0/24, 2001:db8::/48")
+    assert scoped.left_alone_because("198.51.100.7") == (
+        "the incident's target 198.51.100.7 is outside its scrubbing_targets (203.0.113.0/24, 2001:db8::/48)")
+    assert scoped.left_alone_because("203.0.113.7") is None
