@@ -80,8 +80,8 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - What happened to this integration, with the reason (V(activated, because needed by incident A),
-      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines.
+    - "What happened to this integration, with the reason (V(activated, because needed by incident A),
+      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines."
   returned: always
   type: raw
 rows:
