@@ -91,8 +91,9 @@ def credentials(case, options):
     return [str(options[k]) for k in case.secrets]
 
 
-def play(tmp_path, case, options, check=False, diff=False, verbosity=0):
-    """Run the module in a one-task playbook; return (registered result, all output)."""
+def play(tmp_path, case, options, check=False, diff=False, verbosity=0, prefix=()):
+    """Run the module in a one-task playbook (``prefix``: a command to run it under, such as
+    ``ip netns exec NS``); return (registered result, all output)."""
     saved = tmp_path / "result.json"
     playbook = tmp_path / "contract.yml"
     task = {"name": "contract", "ddos.scrubbing." + case.module: options, "register": "contract_result",
@@ -101,7 +102,7 @@ def play(tmp_path, case, options, check=False, diff=False, verbosity=0):
         "content": "{{ contract_result | to_json }}", "dest": str(saved), "mode": "0600"}, "check_mode": False,
         "diff": False}
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task, keep]}]))
-    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd = list(prefix) + [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
     cmd += ["--check"] if check else []
     cmd += ["--diff"] if diff else []
     cmd += ["-" + "v" * verbosity] if verbosity else []
