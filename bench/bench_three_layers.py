@@ -92,7 +92,8 @@ def main():
     inventory = os.path.join(work, "inventory.json")
     with open(inventory, "w", encoding="utf-8") as handle:
         json.dump({
-            "all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
+            "all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                            "ansible_python_interpreter": sys.executable}}},
             "scrubbing_servers": {"hosts": {"web-1": dict(ssh.inventory_vars(sys.executable), scrubbing_local_firewall={
                 "drop": [{"protocol": "udp"}]})}},
             "scrubbing_integrations": {"vars": {"ansible_connection": "local"}, "hosts": {
