@@ -40,7 +40,8 @@ def sh(*argv, ns=None, check=True):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require({"root": os.geteuid() == 0, "nft": os.path.exists("/usr/sbin/nft"),
-             "sshd": os.path.exists("/usr/sbin/sshd")}, "run as root with nftables and openssh-server: scripts/ensure-debian.sh")
+             "sshd": os.path.exists("/usr/sbin/sshd")},
+            "run as root with nftables and openssh-server: scripts/ensure-debian.sh")
     sh("ip", "netns", "del", NS, check=False)
     sh("ip", "link", "del", "lfw3-peer", check=False)
     sh("ip", "netns", "add", NS)
