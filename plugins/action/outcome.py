@@ -86,11 +86,16 @@ def run_verdict(report, reports, played, show="summary"):
             "%s: %s" % (name, _last_failure(name, reports)) for name in unplayed))
     if failures:
         return dict(failed=True, changed=False, msg="; ".join(failures))
+    # Likewise a change to an integration that is not a host of this play is booked here, so that
+    # a play without the integrations' hosts (--limit localhost, a role run on localhost) still
+    # reports that something changed.
+    changed = any(name not in played and row.get("changed")
+                  for r in reports for name, row in (r.get("integrations") or {}).items())
     # Shown at default verbosity, like a debug task: this is what the operator reads.
     if show == "rows":
-        return dict(changed=False, rows=report.get("rows") or [], _ansible_verbose_always=True)
+        return dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
     summary = report.get("summary") or [r.get("msg", "") for r in reports]
-    return dict(changed=False, msg=summary, _ansible_verbose_always=True)
+    return dict(changed=changed, msg=summary, _ansible_verbose_always=True)
 
 
 def _last_failure(name, reports):

@@ -29,6 +29,9 @@ attributes:
     details: Reads the providers and reports what would change; writes neither to a provider nor to the ledger.
   diff_mode:
     support: none
+    details:
+      - It returns every integration's C(before) and C(after); the role's C(ddos.scrubbing.outcome) task shows them
+        as each changed integration's diff, on its own host.
   idempotent:
     support: full
     details: Operations converge; a second identical run makes only read calls.

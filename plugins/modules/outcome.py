@@ -54,8 +54,8 @@ options:
     default: false
   show:
     description:
-      - With O(whole_run=true), what to print: V(summary), one line per integration (for the status
-        operation, its table), or V(rows), the status operation's rows (the JSON status).
+      - With O(whole_run=true), what to print. V(summary) is one line per integration (for the status
+        operation, its table); V(rows) is the status operation's rows (the JSON status).
     type: str
     choices: [summary, rows]
     default: summary
@@ -83,8 +83,9 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - "What happened to this integration, with the reason (V(activated, because needed by incident A),
-      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines."
+    - What happened to this integration, with the reason, for example V(activated, because needed by incident A),
+      or V(would withdraw, because ...) in check mode, or the failure and its reason.
+    - For O(whole_run=true), the summary lines.
   returned: always
   type: raw
 rows:
