@@ -26,7 +26,7 @@ description:
   - It runs on the controller as an action plugin and calls no provider. On an integration host it opens no
     connection. On a protected server (a host of the group C(scrubbing_servers)) it writes the server's own
     firewall as the run decided, running M(ddos.scrubbing.local_firewall) there over the server's own connection
-    (M(ddos.scrubbing.local_firewall_info) for the Test button): that is the server's own result.
+    (M(ddos.scrubbing.local_firewall_info) for the Test button), and that is the server's own result.
     The role C(ddos.scrubbing.scrubbing) uses it; you need it only when you call
     C(ddos.scrubbing.orchestrate) yourself.
 author:
