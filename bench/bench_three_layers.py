@@ -87,6 +87,7 @@ def main():
     os.makedirs(ssh.dir, exist_ok=True)
     ssh.start()
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOST_KEY_CHECKING="false",
                PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     inventory = os.path.join(work, "inventory.json")
