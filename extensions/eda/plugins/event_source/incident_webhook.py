@@ -22,7 +22,8 @@ The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incidents", "l
 incidents, in the order received) or ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
 "listener", "path", "reason", "count"}}``; each incident has the shape the
 ``ddos.scrubbing.incident`` playbook takes and has been checked with the playbook's own rules
-(plugins/module_utils/_incident.py), so a refusal here reads the same as one there. Signed Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of now,
+(plugins/module_utils/_incident.py), so a refusal here reads the same as one there. Signed Flowtriq
+events must carry a ``timestamp`` within ``event_window`` seconds of now,
 and a signature is accepted once within that window (replays are refused); the timestamp and
 the signature (as ``delivery``) go on to the ledger, which refuses replays across rulebook
 instances too. See docs/detectors.md.
