@@ -136,7 +136,7 @@ def manual_withdrawal(doc, integ, now, hold_down, force):
             % decision.reason), False
 
 
-def event_refusal(incident, now, window):
+def event_refusal(incident, now, window, setting="scrubbing_event_window"):
     """Why an event must not count (None: it counts), judged once, by when it arrived.
 
     ``incident["timestamp"]`` is when the detector sent it; ``incident["received"]`` when the
@@ -146,6 +146,7 @@ def event_refusal(incident, now, window):
     ledger judges the same way with the stamp the listener put on it, so an event that waited
     in the queue behind a hung provider is not refused later for the time it spent waiting.
     An arrival stamp later than now (beyond the window: clocks of two machines) is refused.
+    ``setting`` names the window's setting in the message (the listener's is ``event_window``).
     """
     stamp = incident.get("timestamp")
     if stamp is None or not window:
@@ -156,14 +157,13 @@ def event_refusal(incident, now, window):
     else:
         when = "its arrival at %s" % ts(arrival)
         if arrival - now > window:
-            return ("the event's arrival stamp %s is %d s after now, outside the %d s window "
-                    "(scrubbing_event_window): a forged stamp, or a listener whose clock is wrong"
-                    % (ts(arrival), arrival - now, window))
+            return ("the event's arrival stamp %s is %d s after now, outside the %d s window (%s): a forged "
+                    "stamp, or a listener whose clock is wrong" % (ts(arrival), arrival - now, window, setting))
     skew = arrival - stamp
     if abs(skew) > window:
-        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (scrubbing_event_window): a "
-                "replay, or a clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when,
-                                                      window))
+        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (%s): a replay, or a "
+                "clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when, window,
+                                         setting))
     return None
 
 

@@ -65,9 +65,11 @@ def contract_cases():
     """Every provider's contract case: module -> the sandbox simulator (or lab) it runs against."""
     from contract.test_bgp_contract import BGP_CASES
     from contract.test_every_provider import CASES
+    from contract.test_local_firewall_contract import LOCAL_CASES
 
     cases = {case.module: case.sim for case in CASES}
     cases.update({case.module: "gobgp" for case in BGP_CASES})
+    cases.update({case.module: "nftables" for case in LOCAL_CASES})
     return cases
 
 
@@ -138,6 +140,8 @@ def test_the_provider_has_a_contract_case_and_a_simulator(name):
     backend = cases[name]
     if backend == "gobgp":   # the BGP providers run against a real GoBGP speaker and BIRD router
         assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "bgp", "bgp_lab.py"))
+    elif backend == "nftables":  # the server's own firewall runs against the kernel, in a test namespace
+        assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "local_firewall", "test_local_firewall.py"))
     else:
         assert backend in simulator_classes(), "%s: its contract case runs against simulator %r, which the sandbox " \
             "does not have (sandbox/ddos_sandbox/providers/)" % (name, backend)
