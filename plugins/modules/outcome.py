@@ -51,8 +51,8 @@ options:
     default: false
   show:
     description:
-      - With O(whole_run=true), what to print: V(summary), one line per integration (for the status
-        operation, its table), or V(rows), the status operation's rows (the JSON status).
+      - "With O(whole_run=true), what to print: V(summary), one line per integration (for the status
+        operation, its table), or V(rows), the status operation's rows (the JSON status)."
     type: str
     choices: [summary, rows]
     default: summary
