@@ -40,7 +40,13 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [incident, activate, withdraw, test, status, reconcile]
+    choices: [incident, activate, withdraw, test, status, reconcile, record]
+  server_results:
+    description:
+      - For O(operation=record), what each protected server's own firewall did, by integration name
+        (the outcome of its task). Filled in by the action plugin from the hosts' results; do not set it.
+    type: dict
+    default: {}
   incident:
     description:
       - For O(operation=incident), the incident event C({id, status, workspace, target}); C(status) is

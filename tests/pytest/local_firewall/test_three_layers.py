@@ -118,7 +118,7 @@ def udp_arriving(packets=300):
     try:
         assert listener.stdout.readline().strip() == "ready"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-            for _ in range(packets):
+            for _packet in range(packets):
                 tx.sendto(b"x" * 64, (SERVER, 9999))
         return int(listener.stdout.readline())
     finally:
