@@ -67,7 +67,7 @@ def run_operation(params, check_mode=False):
         ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
         orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
                             deadline=params.get("deadline"), event_window=params.get("event_window", 300),
-                            operation=operation)
+                            operation=operation, workers=params.get("workers"))
         if operation == "incident":
             report = orch.incident(incident)
         elif operation == "activate":

@@ -172,6 +172,15 @@ class Book:
         rec["claim"] = who
         return True
 
+    def holder(self, name):
+        """Who holds ``name``'s claim (the backend may know better than the record)."""
+        return self.ledger.claim_holder(name, self.integration(name).get("claim"))
+
+    def holds_claim(self, name, who):
+        """Is ``name`` still claimed by ``who``? A run presumed lost may have been taken over meanwhile."""
+        claim = self.integration(name).get("claim") or {}
+        return claim.get("host") == who["host"] and claim.get("pid") == who["pid"] and self.ledger.holds_claim(name)
+
     def release(self, name):
         self.integration(name)["claim"] = None
         self.ledger.drop_claim(name)

@@ -5,7 +5,7 @@
 # PRIVATE module_utils: not a public API, may change without notice.
 """The ledger in a file on the state host (the default backend).
 
-An exclusive ``flock`` taken with a deadline serialises transactions; the document is replaced
+An exclusive ``flock``, waited for in the kernel with a deadline, serialises transactions; the document is replaced
 atomically (temp file, fsync, rename), so a run killed at any point leaves the old or the new
 document, never a torn one. A claim of a dead local process (kill -9) is void.
 """
@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 import time
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
@@ -31,7 +32,7 @@ class FileLedger:
 
     backend = "file"
 
-    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic):
         if not path:
             raise ProviderError("ledger", "scrubbing_state_file is empty", hint="Set it to a writable path")
         self.path = os.path.abspath(os.path.expanduser(path))
@@ -39,7 +40,6 @@ class FileLedger:
         self.lock_timeout = lock_timeout
         self.operation = operation
         self.clock = clock
-        self.sleep = sleep
         self.lock_waits = []  # seconds each transaction waited for the lock (reported, benchmarked)
 
     @property
@@ -102,24 +102,57 @@ class FileLedger:
             os.close(fd)
 
     def _acquire(self, fd):
+        """Take the lock, waiting at most ``lock_timeout``: blocked in the kernel, not polling.
+
+        ``flock`` has no timeout of its own, so the blocking call runs in a helper thread on a
+        duplicate of ``fd`` (one open file description, one lock) while we wait for it with the
+        deadline. Waiters queue in the kernel and the lock passes on the moment it is released,
+        instead of every waiter sleeping and retrying while the holder is already done. A helper
+        whose caller gave up takes the lock only to drop it at once.
+        """
         start = self.clock()
-        pause = 0.002
-        while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        else:
+            self.lock_waits.append(0.0)
+            return
+        helper_fd = os.dup(fd)
+        state = {"granted": False, "abandoned": False, "error": None}
+        mutex = threading.Lock()
+        granted = threading.Event()
+
+        def wait_in_kernel():
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.lock_waits.append(self.clock() - start)
-                return
+                fcntl.flock(helper_fd, fcntl.LOCK_EX)
             except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if self.clock() - start >= self.lock_timeout:
-                raise ProviderError(
-                    "ledger", "the ledger lock %s is held by %s; waited %d s" % (
-                        self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
-                    hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
-                         "released when it exits)")
-            self.sleep(pause)
-            pause = min(pause * 2, 0.05)
+                state["error"] = exc
+            with mutex:
+                if state["abandoned"]:
+                    if state["error"] is None:
+                        fcntl.flock(helper_fd, fcntl.LOCK_UN)
+                    os.close(helper_fd)
+                    return
+                state["granted"] = state["error"] is None
+            granted.set()
+
+        threading.Thread(target=wait_in_kernel, daemon=True, name="ddos-scrubbing-ledger-lock").start()
+        granted.wait(max(0.0, self.lock_timeout - (self.clock() - start)))
+        with mutex:
+            if not granted.is_set():
+                state["abandoned"] = True
+        if state["abandoned"]:
+            raise ProviderError(
+                "ledger", "the ledger lock %s is held by %s; waited %d s" % (
+                    self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
+                hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
+                     "released when it exits)")
+        os.close(helper_fd)  # the lock belongs to the shared file description, which fd keeps
+        if state["error"] is not None:
+            raise state["error"]
+        self.lock_waits.append(self.clock() - start)
 
     @staticmethod
     def _holder(fd):
@@ -161,6 +194,14 @@ class FileLedger:
 
     def drop_claim(self, name):
         pass
+
+    @staticmethod
+    def claim_holder(name, recorded):
+        return recorded  # the record is the claim here
+
+    @staticmethod
+    def holds_claim(name):
+        return True  # the record is the claim here: Book.holds_claim compares it
 
     def close(self):
         pass
