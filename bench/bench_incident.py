@@ -6,7 +6,8 @@ Every goal of issue 18 is printed as ``GOAL <name>: measured ..., goal ...: PASS
 - 200 integrations, 50 ms per provider call: at most 1.5 s more than that one-task playbook;
 - 1,000 integrations, 50 ms per call: at most 5 s more;
 - 200 integrations on the PostgreSQL ledger: at most 1.1x the same run on the file ledger.
-Every run must activate and record every integration, or the benchmark stops. Also printed:
+Every run must activate and record every integration, or the benchmark stops. The sandbox's
+OpenAPI request checks are off here (see main): they are the provider's CPU, not the run's. Also printed:
 the API calls of an activation and of a no-op run, and the same HTTP calls made by a plain
 script (the provider-side floor). Medians of N runs (default 3; 1 for 1,000).
 
@@ -123,6 +124,12 @@ def main():
     from ddos_sandbox.registry import build
 
     sandbox = Sandbox(build(["cloudflare"])).start()
+    # The sandbox checks every request against the provider's OpenAPI spec, in this process, on the
+    # same two cores as the run: at 200 integrations that checking costs more CPU than the run
+    # itself. A real provider does its checking on its own machines, so the benchmark measures
+    # the run against a provider that only answers (the suite keeps the checks on).
+    for simulator in sandbox.simulators.values():
+        simulator.checker = None
     pg = None
     if not args.skip_pg:
         from services import PostgresServer
@@ -160,7 +167,7 @@ def main():
                "-e", "scrubbing_state_file=" + ledger]
         if dsn:
             pg.psql("DROP TABLE IF EXISTS ddos_scrubbing_ledger")
-            cmd += ["-e", "scrubbing_ledger_dsn=" + dsn]
+            cmd += ["-e", json.dumps({"scrubbing_ledger_dsn": dsn})]  # key=value would split it at spaces
         seconds = timed(cmd, environment)
         advertised = [p for p in sandbox.state()["cloudflare"]["accounts"][ACCOUNT].values() if p.get("advertised")]
         active = [r for r in ledger_doc(ledger, dsn)["integrations"].values() if r.get("active")]
