@@ -15,7 +15,9 @@ with a new id (a resolved id is closed for good). The event carries ``timestamp`
 ``delivery`` id, and ``attack`` (type, protocol, destination ports) read from the ban report.
 
 It posts the event to the rulebook's internal webhook (``POST /fastnetmon/<workspace>`` with the
-bearer token), or, with ``mode = playbook``, starts ``ansible-playbook ddos.scrubbing.incident``
+bearer token; straight to ``webhook_url``: no proxy from the environment, and a redirect is
+never followed, since following it would hand the token and the event to whatever host it
+names and log the other host's answer as a delivery), or, with ``mode = playbook``, starts ``ansible-playbook ddos.scrubbing.incident``
 detached. Each answer is logged for what it says: queued, already received (an earlier attempt
 got through), refused and why. No answer or no connection is retried with the same delivery id
 (so the rulebook and the ledger never take it twice) until ``budget`` seconds have passed.
@@ -50,6 +52,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -158,6 +161,30 @@ def _answer(exc_or_response):
         return {}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse every redirect: urllib then raises the 3xx as an HTTPError, read by post()."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+# Only to webhook_url itself: no http_proxy/https_proxy from the environment, no redirect.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def _location_host(exc, url):
+    location = exc.headers.get("Location") if exc.headers else None
+    if not location:
+        return "no Location"
+    target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+    try:
+        port = target.port
+    except ValueError:
+        port = None
+    host = target.hostname or "?"
+    return "%s://%s%s" % (target.scheme, "[%s]" % host if ":" in host else host, ":%d" % port if port else "")
+
+
 def post(config, event, clock=time.monotonic):
     """Deliver ``event``; return one line saying what happened. Retries until the budget is spent."""
     url = "%s/fastnetmon/%s" % (config["webhook_url"].rstrip("/"), config["workspace"])
@@ -170,11 +197,19 @@ def post(config, event, clock=time.monotonic):
         left = budget - (clock() - start)
         try:
             request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-            with urllib.request.urlopen(request, timeout=max(0.1, min(timeout, left))) as response:
+            with _OPENER.open(request, timeout=max(0.1, min(timeout, left))) as response:
                 answer = _answer(response)
-            return "delivered (HTTP %d, %s) on attempt %d" % (response.status, answer.get("status", "accepted"),
-                                                              attempt)
+            if answer.get("status") not in ("queued", "noted"):
+                # Only the rulebook's own answer says the event is in; anything else is not a delivery.
+                return "NOT DELIVERED: HTTP %d without the rulebook's answer (status %r) on attempt %d; check that " \
+                    "webhook_url %s is ansible-rulebook's internal listener" % (
+                        response.status, answer.get("status"), attempt, config["webhook_url"])
+            return "delivered (HTTP %d, %s) on attempt %d" % (response.status, answer["status"], attempt)
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                return "NOT DELIVERED: webhook_url answered HTTP %d, a redirect to %s; not followed (the token and " \
+                    "the event go only to %s). Set webhook_url to the rulebook's listener itself" % (
+                        exc.code, _location_host(exc, url), config["webhook_url"])
             answer = _answer(exc)
             if exc.code == 409:  # the ledger or the rulebook has this delivery id already
                 return "delivered: an earlier attempt got through (HTTP 409 on attempt %d: %s)" % (

@@ -5,21 +5,45 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import os
+
+import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
+    INTEGRATION_VARS, UNKNOWN_VARS, unknown_host_vars)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 
-# Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
-INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
-                    "scrubbing_targets")
 GROUP = "scrubbing_integrations"
+ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "scrubbing")
+
+
+@functools.lru_cache(maxsize=None)
+def role_variables():
+    """The role's own variables, read from the role itself (defaults, argument spec, registered
+    results): playbook-wide ``scrubbing_*`` values set under all: vars reach every integration
+    host too, and are not typos there."""
+    def load(*path):
+        with open(os.path.join(ROLE, *path), encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+
+    def registered(tasks):
+        for task in tasks or []:
+            if task.get("register"):
+                yield task["register"]
+            for section in ("block", "rescue", "always"):
+                yield from registered(task.get(section))
+    names = set(load("defaults", "main.yml"))
+    names.update(load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"])
+    names.update(registered(load("tasks", "main.yml")))
+    return tuple(sorted(names))
 
 
 def as_data(value, where="incident"):
@@ -124,7 +148,11 @@ class ActionModule(ActionBase):
         configs = {}
         for name in task_vars.get("groups", {}).get(GROUP, []):
             host = hostvars[name]
-            configs[name] = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
+            config = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
+            unknown = unknown_host_vars(list(host), role_variables())  # refused by the validation, either path
+            if unknown:
+                config[UNKNOWN_VARS] = unknown
+            configs[name] = config
         self._configs = configs
         return configs
 

@@ -48,6 +48,7 @@ options:
     description:
       - URL of the Shield endpoint, to reach the sandbox (the amazon.aws name; O(api_url) does the same).
       - Falls back to E(AWS_URL), E(EC2_URL).
+      - Like O(api_url), C(https://) only, plain C(http://) only for a loopback host.
     type: str
     aliases: [aws_endpoint_url]
 requirements:

@@ -16,21 +16,25 @@ options:
         workspace's active incidents that fall inside O(owned_prefixes). Set it yourself for standalone use.
       - With C(state=active), exactly these targets have a route of ours afterwards; routes of ours for
         other targets are withdrawn. An empty list withdraws all of ours.
+      - A target this mechanism cannot take (a block rather than one address, an address written with
+        spaces or an IPv6 zone id, an address outside O(owned_prefixes)) is passed over alone with a
+        warning naming it; the other targets get their routes.
     type: list
     elements: str
     default: []
   owned_prefixes:
     description:
-      - The prefixes of your own network. A target outside them is refused before any announcement, so
-        a bad incident can never blackhole or filter someone else's address.
-      - Only routes of ours inside these prefixes are read and withdrawn.
+      - The prefixes of your own network, each ADDRESS/LENGTH without host bits, at most C(/8) wide for
+        IPv4 and C(/16) for IPv6 (so never C(0.0.0.0/0) or C(::/0)). A target outside them gets no route,
+        so a bad incident can never blackhole or filter someone else's address.
+      - A route carrying O(marker) outside these prefixes is ours and wrong; it is withdrawn with a warning.
     type: list
     elements: str
     required: true
   max_routes:
     description:
-      - The most routes this integration may announce. More targets than this are refused (nothing is
-        announced), which stops a storm of bogus targets from a broken detector feed.
+      - The most routes this integration may announce, at least 1. More targets than this are refused
+        (nothing is announced), which stops a storm of bogus targets from a broken detector feed.
     type: int
     default: 64
   speaker:
@@ -42,15 +46,17 @@ options:
     default: gobgp
   speaker_address:
     description:
-      - HOST:PORT of the speaker's API (gobgpd's gRPC API, its C(--api-hosts); not its BGP port).
+      - HOST:PORT of the speaker's API (gobgpd's gRPC API, its C(--api-hosts); not its BGP port). The port
+        is required; an IPv6 host is written in brackets, C([2001:db8::1]:50051).
     type: str
     default: 127.0.0.1:50051
   marker:
     description:
       - The BGP large community every route of ours carries. Only routes carrying it are ever
         withdrawn, so routes someone else announced through the same speaker are never touched.
-      - The default uses a private-use ASN (RFC 6996). Keep it unless two independent installations
-        of this collection share one speaker.
+      - The default uses a private-use ASN (RFC 6996). Two integrations of the same mechanism on one
+        speaker must each have their own marker (the inventory is refused otherwise), since the marker is what
+        tells one integration's routes from the other's.
     type: str
     default: "4200000000:666:0"
   target_attacks:

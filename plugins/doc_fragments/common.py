@@ -43,6 +43,10 @@ options:
     description:
       - Base URL of the provider API. Defaults to the provider's real API.
       - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
+      - Must be C(https://); plain C(http://) is accepted only for a loopback host (127.0.0.0/8,
+        C(::1), C(localhost)), so credentials never cross a network in clear text.
+      - A redirect (any HTTP 3xx) from it is never followed: the call fails naming the host the
+        redirect pointed at, and nothing is sent there.
     type: str
   timeout:
     description: Seconds to wait for one HTTP answer (connect and read).
@@ -63,6 +67,10 @@ options:
     description:
       - Base URL of the provider API. Defaults to the provider's real API.
       - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
+      - Must be C(https://); plain C(http://) is accepted only for a loopback host (127.0.0.0/8,
+        C(::1), C(localhost)), so credentials never cross a network in clear text.
+      - A redirect (any HTTP 3xx) from it is never followed: the call fails naming the host the
+        redirect pointed at, and nothing is sent there.
     type: str
   timeout:
     description: Seconds to wait for one HTTP answer (connect and read).

@@ -26,10 +26,14 @@ options:
         choices: [tcp, udp, icmp]
         default: tcp
       ports:
-        description: A port (V(22)) or a range (V(8000-9000)); omitted means all ports. Not allowed for V(icmp).
+        description:
+          - A port (V(22)) or a range (V(8000-9000)); omitted means all ports. Not allowed for V(icmp).
+          - An empty string is refused (leave it out for all ports).
         type: str
       sources:
-        description: Source addresses or CIDRs (each checked before any call).
+        description:
+          - Source addresses or CIDRs (each checked before any call).
+          - An empty list is refused; from anywhere is V(["0.0.0.0/0", "::/0"]), the default.
         type: list
         elements: str
         default: ["0.0.0.0/0", "::/0"]

@@ -92,6 +92,7 @@ class Provider:
     required_if = []
     default_api_url = ""
     wait_sleep = 2.0
+    check_mode = False  # the Test in check mode: no request that writes, not even a harmless probe
 
     def __init__(self, params, sleep=time.sleep):
         self.params = params

@@ -12,7 +12,12 @@ What it guarantees, so provider files do not have to:
 - a provider-specific rate-limit answer that is not a 429 (Hetzner's 403
   RATE_LIMIT_EXCEEDED) can be declared with ``rate_limit_wait`` and is retried too;
 - every failure becomes one ProviderError carrying the provider's code and message plus a
-  fix hint, and secrets are scrubbed from every message.
+  fix hint, and secrets are scrubbed from every message;
+- nothing leaves the configured host: a redirect (any 3xx) is never followed and never taken
+  for a success. Following one would send the body and the credentials to whoever the
+  Location names (a 307 repeats a PUT there), turn a write into a GET whose 200 looks like
+  success (302/303), or read state and snapshots from another host. Clients we do not build
+  (python-ovh's Session) get the same rule through ``refuse_redirects``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
 
@@ -134,7 +140,7 @@ class HttpClient:
             timeout = self.timeout if left is None else max(1.0, min(self.timeout, left))
             try:
                 response = self.session.request(method, url, params=params, json=json_body, data=data,
-                                                timeout=timeout)
+                                                timeout=timeout, allow_redirects=False)
             except RetryAfterBeyondDeadline as exc:
                 raise self._error(method, path, 429, None, (
                     "the provider asks to retry after %d s, more than the %d s left of this run's "
@@ -154,6 +160,10 @@ class HttpClient:
                                       "no answer within %ss from %s" % (timeout, self.base_url))
                 raise self._error(method, path, None, None, "cannot connect to %s (%s)" % (self.base_url, reason))
             self.calls.append((method, path, response.status_code))
+            if is_redirect(response.status_code):
+                raise self._error(method, path, response.status_code, None,
+                                  redirect_message(response.headers.get("Location"), self.base_url, response.url),
+                                  hint=REDIRECT_HINT)
             if response.status_code in allow_statuses:
                 return response
             if response.status_code in expect or 200 <= response.status_code < 300:
@@ -181,8 +191,8 @@ class HttpClient:
     def writes(self):
         return [c for c in self.calls if c[0] not in ("GET", "HEAD")]
 
-    def _error(self, method, path, status, code, message):
-        hint = self.hint(status, code, message, method, path) or ""
+    def _error(self, method, path, status, code, message, hint=None):
+        hint = hint or self.hint(status, code, message, method, path) or ""
         return ProviderError(self.provider, redact(message, self.secrets), status=status, code=code,
                              hint=redact(hint, self.secrets), method=method, path=path)
 
@@ -190,6 +200,57 @@ class HttpClient:
         # The adapter (and its pooled connections) is shared with other clients: keep it.
         self.session.adapters.clear()
         self.session.close()
+
+
+REDIRECT_HINT = ("Set api_url to the address that serves the API itself (a redirect comes from a proxy, a moved "
+                 "endpoint or someone in the way); nothing was sent to the other host")
+
+
+def is_redirect(status):
+    return 300 <= status < 400
+
+
+def redirect_message(location, base_url, request_url=None):
+    """What a 3xx answer asked for, naming the host its Location points at (never its path or
+    query, which may carry a token, nor any user:password@ part)."""
+    if not location:
+        return "the answer was a redirect without a Location; not followed"
+    target = urlsplit(urljoin(request_url or base_url + "/", location))
+    try:
+        host = target.hostname or "?"
+        port = target.port
+    except ValueError:  # a port that is not a number
+        host, port = target.hostname or "?", None
+    if ":" in host:
+        host = "[%s]" % host
+    where = "%s://%s%s" % (target.scheme or "?", host, ":%d" % port if port else "")
+    return ("the answer was a redirect to %s, not followed: requests and credentials go only to %s"
+            % (where, _origin(base_url)))
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc.rpartition("@")[2])
+
+
+def refuse_redirects(session, provider, base_url, secrets=()):
+    """Make a requests.Session we do not drive ourselves (python-ovh's) fail on any 3xx.
+
+    The response hook runs before requests would follow the redirect, so nothing is sent to the
+    Location; ``max_redirects = 0`` stays as a second lock should a hook ever be skipped.
+    """
+    def hook(response, *_args, **_kwargs):
+        if is_redirect(response.status_code):
+            request = response.request
+            message = redirect_message(response.headers.get("Location"), base_url, getattr(request, "url", None))
+            raise ProviderError(provider, redact(message, secrets),
+                                status=response.status_code, hint=REDIRECT_HINT,
+                                method=getattr(request, "method", None),
+                                path=urlsplit(getattr(request, "url", "") or "").path or None)
+        return response
+
+    session.hooks.setdefault("response", []).append(hook)
+    session.max_redirects = 0
 
 
 _ADAPTERS = {}

@@ -13,6 +13,7 @@ crash, and never silently the default workspace.
 from __future__ import annotations
 
 import datetime
+import difflib
 import ipaddress
 import re
 
@@ -21,10 +22,18 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Inpu
 # ids, workspaces, sources: what detectors use (FastNetMon ids, Flowtriq numbers, UUIDs, names)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 STATUSES = ("started", "resolved")
-KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details")
+# received: when the rulebook's listener took the event (it sets it; the ledger judges staleness by it)
+KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details",
+                "received")
 ATTACK_FIELDS = ("family", "protocol", "ports", "sources")
 EXAMPLE = "{id: A1, status: started, workspace: default, target: 203.0.113.7}"
 MAX_DETAILS = 8192  # characters of free-form details kept in the ledger
+# A target is written with digits, hex letters, dots and colons and at most one /LEN: no spaces
+# (a speaker CLI re-splits on them), no IPv6 zone id (%eth0, which ipaddress accepts), no names.
+TARGET_TEXT = re.compile(r"[0-9A-Fa-f.:]{2,45}(/[0-9]{1,3})?")
+# The widest block an incident may name: wider is a detector or an operator gone wrong (0.0.0.0/0
+# would make every integration with scrubbing_targets act), never an attack on servers we run.
+WIDEST_PREFIX = {4: 8, 6: 32}
 
 
 def _refuse(message):
@@ -105,27 +114,56 @@ def _attack(value):
     return attack or None
 
 
+def canonical_target(value):
+    """The one spelling of an incident's target: an address (a /32 or /128 is its address) or a
+    network without host bits, no wider than WIDEST_PREFIX; None when absent. Refused otherwise."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise _refuse("incident.target must be a string (an IP address or CIDR block), got %s" % type(value).__name__)
+    if not TARGET_TEXT.fullmatch(value):
+        raise _refuse("incident.target %s is not one IP address or CIDR block: write only the address (203.0.113.7, "
+                      "2001:db8::7) or block (203.0.113.0/28), without spaces or an IPv6 zone id (%%...)"
+                      % _show(value))
+    try:
+        net = ipaddress.ip_network(value)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise _refuse("incident.target %s is not an IP address or CIDR block" % _show(value))
+        raise _refuse("incident.target %s has host bits set: write %s for the address or %s for the block"
+                      % (_show(value), value.partition("/")[0], loose))
+    mapped = getattr(net.network_address, "ipv4_mapped", None)
+    if mapped is not None and net.prefixlen == 128:
+        net = ipaddress.ip_network(mapped)  # ::ffff:203.0.113.7 is 203.0.113.7, written once
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    if net.prefixlen < WIDEST_PREFIX[net.version]:
+        raise _refuse("incident.target %s is wider than /%d: an attack on servers you run names an address or a "
+                      "block of at most /%d (IPv%d)" % (net, WIDEST_PREFIX[net.version],
+                                                        WIDEST_PREFIX[net.version], net.version))
+    return str(net)
+
+
 def validate_incident(incident):
     """Check the ``incident`` extra var; return it normalised, or raise InputError."""
     if not isinstance(incident, dict):
         raise _refuse("the incident variable must be a dict like %s" % EXAMPLE)
+    unknown = sorted(str(key) for key in incident if key not in KNOWN_FIELDS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KNOWN_FIELDS, n=1, cutoff=0.75)
+        raise _refuse("incident.%s is not an incident field%s. The fields are %s; whatever else a detector "
+                      "sends belongs in incident.details" % (
+                          _printable(unknown[0]), " (did you mean %s?)" % close[0] if close else "",
+                          ", ".join(KNOWN_FIELDS)))
     status = incident.get("status")
     if status not in STATUSES:
         raise _refuse("incident.status must be 'started' or 'resolved', got %s" % _show(status))
-    target = incident.get("target")
-    if target in (None, ""):
-        target = None
-    else:
-        try:
-            target = str(ipaddress.ip_network(str(target), strict=False)) if "/" in str(target) else str(
-                ipaddress.ip_address(str(target)))
-        except ValueError:
-            raise _refuse("incident.target %s is not an IP address or CIDR" % _show(target))
+    target = canonical_target(incident.get("target"))
     details = incident.get("details") or {}
     if not isinstance(details, dict):
         raise _refuse("incident.details must be a dict")
-    # whatever else a detector sent is kept as data beside the details (DESIGN: "id, status, ..., …")
-    details = dict(details, **{str(k): v for k, v in incident.items() if k not in KNOWN_FIELDS})
     if len(repr(details)) > MAX_DETAILS:
         raise _refuse("incident.details is larger than %d characters" % MAX_DETAILS)
     delivery = incident.get("delivery")
@@ -138,6 +176,7 @@ def validate_incident(incident):
         "target": target,
         "source": _name(incident, "source", required=False, default=None),
         "timestamp": parse_timestamp(incident.get("timestamp")),
+        "received": parse_timestamp(incident.get("received")),
         "delivery": delivery or None,
         "attack": _attack(incident.get("attack")),
         "details": details,
@@ -147,3 +186,9 @@ def validate_incident(incident):
 def _show(value):
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _printable(key):
+    # an unknown key is shown, so it is shown harmlessly (no template, no terminal control, short)
+    text = "".join(c if c.isprintable() and c not in "{}%" else "?" for c in key)
+    return text if len(text) <= 40 else text[:37] + "..."

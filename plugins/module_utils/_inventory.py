@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -19,6 +20,34 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shap
 
 # Options the playbooks set themselves; an inventory must not.
 RESERVED_OPTIONS = ("state", "snapshot", "targets", "target_attacks")
+
+# Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
+INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
+                    "scrubbing_targets")
+# Where the action plugin puts an integration host's other scrubbing_* variables, which are
+# neither these nor the role's (playbook-wide) ones; see unknown_host_vars.
+UNKNOWN_VARS = "unknown_scrubbing_vars"
+
+
+def unknown_host_vars(names, playbook_vars):
+    """The ``scrubbing_*`` names among ``names`` that are neither integration variables nor one of
+    ``playbook_vars`` (the role's variables, which reach every host when set under all: vars), as
+    ``{name: {closest known name: None}}`` (``{}`` when none is close). A typo must not be ignored:
+    ``scrubbing_workpace`` would silently move the integration to the workspace ``default``.
+
+    Names travel as keys only: the module masks every string *value* of its no_log
+    integration_configs wherever it appears in its output, the suggestion included."""
+    known = list(INTEGRATION_VARS) + list(playbook_vars)
+    unknown = {}
+    for name in names:
+        if name.startswith("scrubbing_") and name not in known:
+            closest = _closest(name, known)
+            unknown[name] = {closest: None} if closest else {}
+    return unknown
+
+
+def _closest(name, known):
+    return (difflib.get_close_matches(name, known, n=1, cutoff=0.6) or [None])[0]
 
 
 class Integration:
@@ -40,14 +69,28 @@ class Integration:
         return bool(getattr(self.provider_cls, "per_target", False))
 
     def covers(self, target):
-        """Does an incident on ``target`` concern this integration?"""
-        if not self.targets or not target:
+        """Does an incident on ``target`` concern this integration? Without scrubbing_targets every
+        incident of the workspace does; with them only an incident whose target falls inside, so an
+        incident that names no target leaves it alone (README, "Using it")."""
+        if not self.targets:
             return True
+        if not target:
+            return False
         try:
             net = ipaddress.ip_network(target, strict=False)
         except ValueError:
             return False
         return any(net.version == t.version and net.subnet_of(t) for t in self.targets)
+
+    def left_alone_because(self, target):
+        """Why an incident on ``target`` does not concern it (None when it does), for the line the
+        run prints about an integration it left alone."""
+        if self.covers(target):
+            return None
+        limits = ", ".join(str(t) for t in self.targets)
+        if not target:
+            return "the incident names no target and scrubbing_targets limits it to %s" % limits
+        return "the incident's target %s is outside its scrubbing_targets (%s)" % (target, limits)
 
     def owned_networks(self):
         """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider)."""
@@ -59,17 +102,31 @@ class Integration:
                 continue
         return nets
 
+    def canonical(self, option, value=None):
+        """The one spelling of an identity option's value (its shape's canonical form; see _shapes):
+        a list option gives the sorted canonical items."""
+        value = self.options.get(option) if value is None else value
+        shape = getattr(self.provider_cls, "shapes", {}).get(option)
+        one = shape.canonical_form if shape is not None else str
+        if isinstance(value, list):
+            return tuple(sorted({one(item) for item in value}))
+        return one(value)
+
     def objects(self):
-        """The provider objects it acts on, as comparable keys (see ``Provider.identity``: the
-        options that together name one object; a single list option names one object per item)."""
+        """The provider objects it acts on: {comparable key: how this inventory wrote it}. The
+        options of ``Provider.identity`` together name one object (a single list option names one
+        object per item); each value is compared in its canonical form, so the same UUID in
+        upper and lower case, or one address written two ways, is one object."""
         options = tuple(getattr(self.provider_cls, "identity", ()))
         values = [self.options.get(o) for o in options]
         if len(options) == 1 and isinstance(values[0], list):
-            return {(self.provider, options[0], str(item)) for item in values[0] if item not in (None, "")}
-        if not any(v not in (None, "") for v in values):
-            return set()
-        named = ", ".join("%s=%s" % (o, v) for o, v in zip(options, values) if v not in (None, ""))
-        return {(self.provider, "", named)}
+            return {(self.provider, options[0], self.canonical(options[0], [item])[0]): "%s=%s" % (options[0], item)
+                    for item in values[0] if item not in (None, "")}
+        given = [(o, v) for o, v in zip(options, values) if v not in (None, "", [])]
+        if not given:
+            return {}
+        key = (self.provider,) + tuple((o, self.canonical(o, v)) for o, v in given)
+        return {key: ", ".join("%s=%s" % (o, v) for o, v in given)}
 
     def new_provider(self, extra=None):
         params = dict(self.options)
@@ -97,6 +154,15 @@ def load_integrations(hosts):
 
 def _load_one(name, hv):
     where = "integration %s" % name
+    unknown = {var: next(iter(closest or {}), None) for var, closest in (hv.get(UNKNOWN_VARS) or {}).items()}
+    # the module given integration_configs directly: every key must be an integration variable
+    unknown.update({k: _closest(k, INTEGRATION_VARS) for k in hv if k not in INTEGRATION_VARS + (UNKNOWN_VARS,)})
+    if unknown:
+        # Checked first: a misspelt scrubbing_provider or scrubbing_options explains what follows
+        return None, ["%s: unknown host variable %s%s: rename or remove it. An integration host takes %s; the "
+                      "other scrubbing_* variables are the playbook-wide ones (README)" % (
+                          where, var, " (did you mean %s?)" % closest if closest else "",
+                          ", ".join(INTEGRATION_VARS)) for var, closest in sorted(unknown.items())]
     provider_name = hv.get("scrubbing_provider")
     if not provider_name:
         return None, "%s: scrubbing_provider is not set; set it to one of the provider module names" % where
@@ -148,32 +214,39 @@ def conflicts(integrations):
     owner = {}
     errors = []
     for integ in integrations:
-        for key in sorted(integ.objects()):
-            other = owner.setdefault(key, integ.name)
-            if other != integ.name:
-                errors.append("integrations %s and %s both act on the same %s object (%s): withdrawing one would "
-                              "undo the other. Give each provider object to one integration" % (
-                                  other, integ.name, key[0], ("%s=%s" % key[1:]) if key[1] else key[2]))
+        for key, written in sorted(integ.objects().items()):
+            first, first_written = owner.setdefault(key, (integ, written))
+            if first is integ:
+                continue
+            spelled = written if written == first_written else "%s in %s, %s in %s" % (
+                first_written, first.name, written, integ.name)
+            errors.append("integrations %s and %s both act on the same %s object (%s): withdrawing one would "
+                          "undo the other. Give each provider object to one integration" % (
+                              first.name, integ.name, integ.provider, spelled))
     return errors
 
 
 def _overlapping_routes(integrations):
     """Per-target mechanisms on one speaker whose owned_prefixes overlap would announce (and
-    withdraw) each other's routes: 10.0.0.0/8 and 10.1.0.0/16 are not equal, yet they meet."""
+    withdraw) each other's routes: 10.0.0.0/8 and 10.1.0.0/16 are not equal, yet they meet. The
+    speaker is compared in its canonical form: 127.0.0.1:50051 and localhost:50051 are one."""
     errors = []
     per_target = [i for i in integrations if i.per_target]
     for n, first in enumerate(per_target):
         for second in per_target[n + 1:]:
-            if (first.provider, first.options.get("speaker_address")) != (
-                    second.provider, second.options.get("speaker_address")):
+            if (first.provider, first.canonical("speaker_address")) != (
+                    second.provider, second.canonical("speaker_address")):
                 continue
             shared = [(a, b) for a in first.owned_networks() for b in second.owned_networks()
                       if a.version == b.version and a.overlaps(b)]
             if shared:
+                speakers = [str(i.options.get("speaker_address")) for i in (first, second)]
                 errors.append("integrations %s and %s both announce %s routes for %s and %s through the speaker at "
                               "%s: one's withdrawal would remove the other's. Give each address range to one "
                               "integration" % (first.name, second.name, first.provider, shared[0][0], shared[0][1],
-                                               first.options.get("speaker_address")))
+                                               speakers[0] if speakers[0] == speakers[1] else
+                                               "%s (%s) and %s (%s), one speaker" % (
+                                                   speakers[0], first.name, speakers[1], second.name)))
     return errors
 
 

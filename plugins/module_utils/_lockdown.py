@@ -27,9 +27,10 @@ import re
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape, ShapeError
 
-DEFAULT_ALLOW = [{"protocol": "tcp", "ports": "22", "sources": ["0.0.0.0/0", "::/0"]}]
+ANYWHERE = ["0.0.0.0/0", "::/0"]
+DEFAULT_ALLOW = [{"protocol": "tcp", "ports": "22", "sources": ANYWHERE}]
 PORTS = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 PORTLESS = ("icmp",)
 
@@ -38,7 +39,7 @@ LOCKDOWN_OPTIONS = dict(
     allow=dict(type="list", elements="dict", options=dict(
         protocol=dict(type="str", default="tcp", choices=["tcp", "udp", "icmp"]),
         ports=dict(type="str"),
-        sources=dict(type="list", elements="str", default=["0.0.0.0/0", "::/0"]),
+        sources=dict(type="list", elements="str", default=list(ANYWHERE)),
     )),
     on_withdraw=dict(type="str", default="restore", choices=["restore", "allow_all"]),
 )
@@ -48,38 +49,59 @@ def parse_allow(allow):
     """Validate the neutral allow list; return it as ``[{protocol, ports: (lo, hi)|None, sources: [net]}]``."""
     entries = []
     for index, item in enumerate(allow if allow is not None else DEFAULT_ALLOW):
-        where = "allow[%d]" % index
-        protocol = (item.get("protocol") or "tcp").lower()
-        ports = item.get("ports")
-        if protocol in PORTLESS:
-            if ports not in (None, ""):
-                raise ValueError("%s: %s has no ports; remove ports" % (where, protocol))
-            span = None
-        elif ports in (None, "", "all"):
-            span = None
-        else:
-            match = PORTS.match(str(ports).strip())
-            lo, hi = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
-            if not match or not 1 <= lo <= hi <= 65535:
-                raise ValueError("%s: ports %r must be a port (22) or a range (8000-9000) within 1-65535"
-                                 % (where, ports))
-            span = (lo, hi)
-        sources = item.get("sources") or ["0.0.0.0/0", "::/0"]
-        nets = []
-        for source in sources:
-            try:
-                nets.append(ipaddress.ip_network(str(source), strict=False))
-            except ValueError:
-                raise ValueError("%s: source %r is not an IP address or CIDR" % (where, source))
-        entries.append({"protocol": protocol, "ports": span, "sources": nets})
+        try:
+            entries.append(_parse_entry(item))
+        except ValueError as exc:
+            raise ValueError("allow[%d]: %s" % (index, exc))
     if not entries:
         raise ValueError("allow is empty: the lockdown would block everything, SSH included; keep at least "
                          "the management access (the default is TCP 22 from anywhere)")
     return entries
 
 
+def _parse_entry(item):
+    if not isinstance(item, dict):
+        raise ValueError("must be a dict {protocol, ports, sources}, got %s" % type(item).__name__)
+    protocol = (item.get("protocol") or "tcp").lower()
+    ports = item.get("ports")
+    if protocol in PORTLESS:
+        if ports not in (None, ""):
+            raise ValueError("%s has no ports; remove ports" % protocol)
+        span = None
+    elif ports is None or ports == "all":
+        span = None
+    elif not str(ports).strip():
+        # An empty value is never read as "everything" (all ports open during an attack)
+        raise ValueError("ports is empty; write a port (22) or a range (8000-9000), or leave ports out for all ports")
+    else:
+        match = PORTS.match(str(ports).strip())
+        lo, hi = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+        if not match or not 1 <= lo <= hi <= 65535:
+            raise ValueError("ports %r must be a port (22) or a range (8000-9000) within 1-65535" % (ports,))
+        span = (lo, hi)
+    sources = item.get("sources")
+    if sources is None:  # left out: the documented default, from anywhere
+        sources = ANYWHERE
+    elif not sources:
+        # An empty list reads as "nobody" to a reader and was taken as "anywhere": say it explicitly
+        raise ValueError("sources is empty; to allow from anywhere write sources: ['0.0.0.0/0', '::/0'] (or leave "
+                         "sources out), otherwise list the addresses or CIDRs")
+    elif isinstance(sources, str):
+        raise ValueError("sources must be a list of addresses or CIDRs, got the string %r" % (sources,))
+    nets = []
+    for source in sources:
+        try:
+            nets.append(ipaddress.ip_network(str(source), strict=False))
+        except ValueError:
+            raise ValueError("source %r is not an IP address or CIDR" % (source,))
+    return {"protocol": protocol, "ports": span, "sources": nets}
+
+
 def _allow_entry_ok(entry):
-    parse_allow([entry])  # raises ValueError on a bad protocol/ports/source
+    try:
+        _parse_entry(entry)
+    except ValueError as exc:  # the precise reason goes into the option's message
+        raise ShapeError(str(exc))
     return True
 
 
@@ -226,7 +248,12 @@ class LockdownProvider(Provider):
         findings.state = state
         findings.append(Finding("firewall", True, "the firewall exists and the credentials can read it (%d inbound "
                                 "rule(s))" % len(state["inbound"])))
-        findings.append(self.write_check(state))
+        if self.check_mode:
+            findings.append(Finding("write", True, "write access not checked: that check sends a write that changes "
+                                    "nothing, and check mode sends no write; run the Test without --check",
+                                    level="warning"))
+        else:
+            findings.append(self.write_check(state))
         problems = self.limit_problems(state, self._lockdown_inbound())
         for problem in problems:
             findings.append(Finding("limits", False, "activation would fail: " + problem))

@@ -65,11 +65,13 @@ def run_info_module(provider_cls):
     module = _new_module(provider_cls, info=True)
     provider = provider_cls(module.params)
     try:
-        report = build_test_report(provider)
+        report = build_test_report(provider, check_mode=module.check_mode)
     finally:
         provider.close()
     for warning in provider.warnings:
         module.warn(warning)
     if not report["ok"]:
-        module.fail_json(msg=report["msg"], **report)
+        # The report carries ``msg`` (the provider's reason): passing it twice was a TypeError
+        # exactly when a Test failed.
+        module.fail_json(changed=False, **report)
     module.exit_json(changed=False, **report)

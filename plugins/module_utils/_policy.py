@@ -14,6 +14,9 @@
 - The per-target mechanisms (BGP) hold one route per attacked address inside their
   ``owned_prefixes``: exactly the targets of the workspace's active incidents, each kept for
   the hold-down after its last incident resolved.
+- A hold-down announced when an incident resolves is a promise: ``hold_promise`` computes the
+  deadlines the ledger stores (per workspace, and per target for the per-target mechanisms), so
+  a later run without ``scrubbing_hold_down`` still keeps it until then.
 """
 
 from __future__ import annotations
@@ -22,17 +25,19 @@ import ipaddress
 import time
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
-    active_incidents, integration_view, quiet_since, workspace_incidents)
+    active_incidents, held_targets, held_until, integration_view, quiet_since, workspace_incidents)
 
 
 class Decision:
     """``wanted``: True = must be on, False = must be withdrawn, None = leave it alone."""
 
-    def __init__(self, wanted, reason, incidents=(), targets=None):
+    def __init__(self, wanted, reason, incidents=(), targets=None, held=None):
         self.wanted = wanted
         self.reason = reason
         self.incidents = sorted(incidents)
         self.targets = targets  # per-target mechanisms: the sorted addresses to hold, else None
+        # kept by a hold-down only: until when ({target: deadline} for the per-target mechanisms)
+        self.held = held
 
     def key(self):
         """What a converged run has achieved: the same key twice needs no second write."""
@@ -68,9 +73,11 @@ def decide(doc, integ, now, hold_down):
         return Decision(True, "kept: incident %s of workspace %s still active" % (
             ", ".join(sorted(incidents)), integ.workspace), incidents)
     quiet = quiet_since(doc, integ.workspace) or 0
-    if hold_down and now < quiet + hold_down:
+    # this run's hold-down, or the one promised (stored) when the workspace went quiet
+    until = max(quiet + hold_down if hold_down and quiet else 0, held_until(doc, integ.workspace) or 0)
+    if now < until:
         return Decision(True, "kept: workspace %s quiet since %s, hold-down until %s" % (
-            integ.workspace, ts(quiet), ts(quiet + hold_down)))
+            integ.workspace, ts(quiet), ts(until)), held=until)
     return Decision(False, "workspace %s has no active incident" % integ.workspace)
 
 
@@ -90,26 +97,29 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
             target = inc.get("target")
             if target and integ.covers(target) and inside(target, owned):
                 holding.setdefault(target, []).append(incident_id)
-    kept = []
+    # a route no incident holds any more stays for this run's hold-down or the promised one
+    deadlines = dict(held_targets(doc, integ.workspace))
     if hold_down:
         for inc in workspace_incidents(doc, integ.workspace).values():
             target = inc.get("target")
-            if (inc.get("status") == "resolved" and target in (rec.get("targets") or []) and target not in holding
-                    and now < (inc.get("resolved_at") or 0) + hold_down):
-                kept.append(target)
+            if inc.get("status") == "resolved" and target:
+                deadlines[target] = max(deadlines.get(target) or 0, (inc.get("resolved_at") or 0) + hold_down)
+    kept = {t: until for t, until in deadlines.items()
+            if t in (rec.get("targets") or []) and t not in holding and now < until}
     targets = sorted(set(holding) | set(kept))
     ids = sorted({i for ids in holding.values() for i in ids})
     if targets:
         reason = "routes for %s" % ", ".join(
-            "%s (incident %s)" % (t, ", ".join(sorted(holding[t]))) if t in holding else "%s (hold-down)" % t
-            for t in targets)
-        return Decision(True, reason, ids, targets)
+            "%s (incident %s)" % (t, ", ".join(sorted(holding[t]))) if t in holding
+            else "%s (hold-down until %s)" % (t, ts(kept[t])) for t in targets)
+        return Decision(True, reason, ids, targets, held=kept or None)
     if rec["pinned"]:
         return Decision(None, "pinned by a manual activation, but no active incident targets an owned prefix")
-    if was_on:
-        return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
-                        % integ.workspace, targets=[])
-    return Decision(None, "no incident targets an address in owned_prefixes")
+    # Even when the ledger never had it on: the speaker is read and a route of ours that nothing
+    # holds (one with our marker outside owned_prefixes, say) is withdrawn by the next run.
+    del was_on
+    return Decision(False, "no active incident of workspace %s targets an address in owned_prefixes"
+                    % integ.workspace, targets=[])
 
 
 def manual_withdrawal(doc, integ, now, hold_down, force):
@@ -122,6 +132,48 @@ def manual_withdrawal(doc, integ, now, hold_down, force):
         return None, True
     return ("not withdrawn: %s. Run the withdraw playbook with -e force=true to withdraw it anyway"
             % decision.reason), False
+
+
+def event_refusal(incident, now, window):
+    """Why an event must not count (None: it counts), judged once, by when it arrived.
+
+    ``incident["timestamp"]`` is when the detector sent it; ``incident["received"]`` when the
+    listener took it (both epoch seconds; without ``received``, the event arrives ``now``: a
+    playbook run from the command line). An event is stale when its timestamp is more than
+    ``window`` seconds from its arrival. The listener judges with its own clock at the door; the
+    ledger judges the same way with the stamp the listener put on it, so an event that waited
+    in the queue behind a hung provider is not refused later for the time it spent waiting.
+    An arrival stamp later than now (beyond the window: clocks of two machines) is refused.
+    """
+    stamp = incident.get("timestamp")
+    if stamp is None or not window:
+        return None
+    arrival = incident.get("received")
+    if arrival is None:
+        arrival, when = now, "now"
+    else:
+        when = "its arrival at %s" % ts(arrival)
+        if arrival - now > window:
+            return ("the event's arrival stamp %s is %d s after now, outside the %d s window "
+                    "(scrubbing_event_window): a forged stamp, or a listener whose clock is wrong"
+                    % (ts(arrival), arrival - now, window))
+    skew = arrival - stamp
+    if abs(skew) > window:
+        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (scrubbing_event_window): a "
+                "replay, or a clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when,
+                                                      window))
+    return None
+
+
+def hold_promise(doc, ws_name, incident_id, hold_down):
+    """The deadlines resolving ``incident_id`` with ``hold_down`` promises, for the ledger to keep:
+    (the workspace's, when it is quiet now, else None; {target: deadline} for its route)."""
+    inc = workspace_incidents(doc, ws_name).get(incident_id) or {}
+    if not hold_down or inc.get("status") != "resolved" or not inc.get("resolved_at"):
+        return None, {}
+    quiet = quiet_since(doc, ws_name)
+    return (quiet + hold_down if quiet else None), ({inc["target"]: inc["resolved_at"] + hold_down}
+                                                    if inc.get("target") else {})
 
 
 def ts(epoch):

@@ -88,6 +88,19 @@ options:
     description: For O(operation=status), also read every provider's current state.
     type: bool
     default: true
+  status_format:
+    description:
+      - For O(operation=status), what O(status_file) receives. V(json) is one JSON document (schema
+        C(ddos.scrubbing/status/1), docs/status.md); V(prometheus) is a node_exporter textfile. V(table)
+        writes no file (the table is in RV(summary) either way).
+    type: str
+    choices: [table, json, prometheus]
+    default: table
+  status_file:
+    description:
+      - For O(operation=status) with O(status_format=json) or V(prometheus), the file on the state host to
+        write, atomically (a temporary file in the same directory, then a rename). Required with V(prometheus).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -118,10 +131,15 @@ failed_integrations:
 rows:
   description:
     - For O(operation=status), one entry per integration with C(integration), C(provider), C(workspace),
-      C(active), C(provider_active), C(since), C(incidents), C(pinned), C(last_error).
+      C(active), C(provider_active), C(since), C(held_until), C(held_targets), C(incidents), C(pinned),
+      C(last_error).
   returned: when operation is status
   type: list
   elements: dict
+status_file:
+  description: The file written (C(path)) and its C(format).
+  returned: when operation is status and status_file was written
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -99,6 +99,7 @@ def main(argv=None):
     p.add_argument("--retry-after", type=int)
     p.add_argument("--delay", type=float, default=0)
     p.add_argument("--reset-connection", action="store_true")
+    p.add_argument("--redirect", help="answer a redirect (--status, default 307) to this base URL + the path")
     p.add_argument("--count", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -119,7 +120,7 @@ def main(argv=None):
         return 0
     if args.command == "fault":
         spec = {"provider": args.provider, "method": args.method, "path": args.path, "status": args.status,
-                "count": args.count, "delay": args.delay, "reset": args.reset_connection}
+                "count": args.count, "delay": args.delay, "reset": args.reset_connection, "redirect": args.redirect}
         if args.retry_after is not None:
             spec["headers"] = {"Retry-After": str(args.retry_after)}
         print(json.dumps(_call(args, "POST", "/_sandbox/faults", spec)))

@@ -165,10 +165,14 @@ class Fault:
     point. ``stale``: reads (not writes) are answered with the first answer the simulator gave
     to that same read while the fault is active, so a change never shows up (a wait loop
     times out) -- an assumed behaviour of eventually consistent APIs, exaggerated for tests.
+    ``redirect``: a base URL (another host, e.g. an ``OtherHost``); the request is answered
+    ``status`` (default 307) with ``Location: <redirect><the request's path and query>``, as a
+    proxy or a hijacked endpoint would, to show that a client never follows it.
     """
 
     def __init__(self, provider=None, method=None, path=None, status=None, headers=None, body=None,
-                 count=1, delay=0.0, reset=False, hold=False, hold_response=False, name=None, stale=False):
+                 count=1, delay=0.0, reset=False, hold=False, hold_response=False, name=None, stale=False,
+                 redirect=None):
         self.provider = provider
         self.method = method.upper() if method else None
         self.path = re.compile(path) if path else None
@@ -182,6 +186,9 @@ class Fault:
         self.hold_response = bool(hold_response)
         self.name = name or "hold"
         self.stale = bool(stale)
+        self.redirect = redirect.rstrip("/") if redirect else None
+        if self.redirect and not self.status:
+            self.status = 307
         self.stale_answers = {}  # (method, raw path, body) -> the first Response to that read
         self.arrived = threading.Event()
         self.released = threading.Event()
@@ -201,6 +208,8 @@ class Fault:
             return "stale read"
         if self.reset:
             return "reset"
+        if self.redirect:
+            return "redirect %s to %s" % (self.status, self.redirect)
         if self.status:
             return "status %s" % self.status
         return "delay %ss" % self.delay
@@ -330,6 +339,11 @@ class Sandbox:
                 entry["status"] = None
                 self._record(entry)
                 return None, entry
+            if fault.redirect:
+                resp = Response(fault.status, fault.body, dict(fault.headers, Location=fault.redirect + raw_path))
+                entry["status"] = resp.status
+                self._record(entry)
+                return resp, entry
             if fault.status:
                 resp = Response(fault.status, fault.body if fault.body is not None else
                                 sim.error_body(fault.status, "injected fault", None, {}), fault.headers)
@@ -444,6 +458,49 @@ class Sandbox:
                 return Response(200, self.simulators[name].state()), None
             return Response(200, self.state()), None
         return Response(404, {"error": "unknown control path %s" % path}), None
+
+
+class OtherHost:
+    """A second loopback HTTP server playing "someone else's host" (a test facility): it records
+    every request it receives (method, path, headers, body) and answers each ``200 {}`` with
+    ``success: true`` -- the answer a client following a redirect would wrongly take as done.
+    Give its ``url`` to a ``redirect`` fault; ``requests`` must stay empty."""
+
+    def __init__(self, host="127.0.0.2"):
+        if not host.startswith("127."):
+            raise ValueError("the other host listens on loopback only, not %s" % host)
+        self.requests = []
+        other = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                other.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                       "body": body.decode("utf-8", "replace")})
+                payload = b'{"success": true, "result": {}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="ddos-sandbox-other-host", daemon=True).start()
+        self.url = "http://%s:%d" % self.server.server_address[:2]
+        self.netloc = "%s:%d" % self.server.server_address[:2]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _loggable(body, content_type):

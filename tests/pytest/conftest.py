@@ -30,6 +30,11 @@ def _build_collection():
 _build_collection()
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+# The sandbox of this checkout, whatever checkout the virtualenv's editable install points at (and
+# for the processes the tests start too).
+SANDBOX_SRC = os.path.join(ROOT, "sandbox")
+sys.path.insert(0, SANDBOX_SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SANDBOX_SRC, os.environ.get("PYTHONPATH")) if p)
 
 
 def in_ci():

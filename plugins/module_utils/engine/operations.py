@@ -19,13 +19,15 @@ The way an incident travels (one room each):
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, manual_withdrawal
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
-    build_test_report, format_table, summarise)
+    build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
     active_incidents, integration_names, integration_view, quiet_since, workspace_names)
@@ -45,6 +47,8 @@ ARGUMENT_SPEC = dict(
     hold_down=dict(type="int", default=0),
     workers=dict(type="int", default=64),
     live=dict(type="bool", default=True),
+    status_format=dict(type="str", default="table", choices=["table", "json", "prometheus"]),
+    status_file=dict(type="path"),
 )
 
 
@@ -64,6 +68,10 @@ def run_operation(params, check_mode=False):
             if not params.get("incident"):
                 raise InputError("incident", "the incident playbook needs -e incident={id, status, workspace, target}")
             incident = validate_incident(params["incident"])  # before the ledger: a refused event touches nothing
+        if operation == "status" and params.get("status_format") == "prometheus" and not params.get("status_file"):
+            raise InputError("status", "scrubbing_status_format=prometheus writes a node_exporter textfile: set "
+                             "scrubbing_status_file too", hint="e.g. -e scrubbing_status_file=/var/lib/prometheus/"
+                             "node-exporter/ddos_scrubbing.prom (the collector's --collector.textfile.directory)")
         ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
         orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
                             deadline=params.get("deadline"), event_window=params.get("event_window", 300),
@@ -79,8 +87,15 @@ def run_operation(params, check_mode=False):
         elif operation == "test":
             report = orch.test(names)
         else:
+            status_format, status_file = params.get("status_format") or "table", params.get("status_file")
             report = orch.status(live=params.get("live", True))
             report["table"] = format_table(report["rows"])
+            report["ledger"] = {"backend": ledger.backend, "where": ledger.where}
+            if status_file and status_format != "table":
+                _write_status(report, status_format, status_file, orch)
+            elif status_file:
+                orch.warnings.append("scrubbing_status_file is written only with scrubbing_status_format=json or "
+                                     "prometheus; %s was not written" % status_file)
     except ProviderError as exc:
         return {"failed": True, "changed": False, "msg": orch._scrub(str(exc)) if orch else str(exc),
                 "warnings_list": list(orch.warnings) if orch else []}
@@ -89,7 +104,7 @@ def run_operation(params, check_mode=False):
             ledger.close()
     report["ledger"] = {"backend": ledger.backend, "where": ledger.where,
                         "longest_lock_wait": round(max(ledger.lock_waits or [0]), 3)}
-    report["summary"] = summarise(operation, report)
+    report["summary"] = summarise(operation, report, check_mode)
     report["warnings_list"] = list(orch.warnings) + [w for r in report.get("integrations", {}).values()
                                                      for w in (r.get("warnings") or [])]
     failed = report["failed_integrations"] = report.pop("failed")
@@ -102,6 +117,23 @@ def run_operation(params, check_mode=False):
         report["msg"] = "%s: %s" % (operation, "ok" if operation != "status" else "%d integration(s)" % len(
             report.get("rows", [])))
     return report
+
+
+def _write_status(report, status_format, path, orch):
+    now = orch.clock()
+    if status_format == "json":
+        text = json.dumps(status_document(report, now), indent=2, sort_keys=True) + "\n"
+    else:
+        text = prometheus_text(report, now)
+        if not path.endswith(".prom"):
+            orch.warnings.append("%s does not end in .prom: node_exporter's textfile collector reads only *.prom "
+                                 "files" % path)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        raise InputError("status", "cannot write scrubbing_status_file %s: %s" % (path, exc.strerror or exc),
+                         hint="Give a path in an existing directory the state host's user can write")
+    report["status_file"] = {"path": path, "format": status_format}
 
 
 class Orchestrator(Converger):
@@ -166,12 +198,13 @@ class Orchestrator(Converger):
         def one(name):
             provider = self.integrations[name].new_provider()
             try:
-                report = build_test_report(provider)
+                report = build_test_report(provider, check_mode=self.check_mode)
             finally:
                 provider.close()
             report["warnings"] = provider.warnings
             return self._scrub(report)
-        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": []})
+        rows = self._bounded(names, one, lambda name, why: {"ok": False, "msg": why, "findings": [],
+                                                            "provider": self.integrations[name].provider})
         return {"integrations": rows, "failed": [n for n, r in rows.items() if not r["ok"]], "changed": False}
 
     def status(self, live=True):
@@ -194,10 +227,13 @@ class Orchestrator(Converger):
             live_state = self._bounded(sorted(self.integrations), one,
                                        lambda name, why: {"active": None, "error": why, "says": None})
         rows = []
+        now = self.clock()
         for name in sorted(set(self.integrations) | set(integration_names(doc))):
             rec = integration_view(doc, name)
             integ = self.integrations.get(name)
             live_row = live_state.get(name, {})
+            # what a hold-down keeps on, and until when (the policy's own answer, stored promises included)
+            held = decide(doc, integ, now, self.hold_down).held if integ is not None and rec["active"] else None
             rows.append({
                 "integration": name,
                 "provider": integ.provider if integ else rec["provider"],
@@ -206,11 +242,14 @@ class Orchestrator(Converger):
                 "provider_active": live_row.get("active"),
                 "provider_says": live_row.get("says"),
                 "since": rec["since"],
+                "held_until": held if not isinstance(held, dict) else None,
+                "held_targets": held if isinstance(held, dict) else {},
                 "incidents": rec["incidents"],
                 "targets": rec.get("targets") or [],
                 "pinned": rec["pinned"],
                 "pending": (rec.get("pending") or {}).get("action"),
                 "last_error": rec["last_error"] or live_row.get("error"),
+                "last_error_at": rec["last_error_at"] if rec["last_error"] else None,
                 "in_inventory": integ is not None,
             })
         workspaces = {name: {"active_incidents": sorted(active_incidents(doc, name)),

@@ -91,7 +91,8 @@ class Book:
 
     # -- reading --------------------------------------------------------------------------------
     def workspace(self, name):
-        return self.doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None, "deliveries": {}})
+        return self.doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None, "deliveries": {},
+                                                        "held_until": None, "held_targets": {}})
 
     def integration(self, name):
         rec = self.doc["integrations"].setdefault(name, {})
@@ -115,10 +116,11 @@ class Book:
         for key, seen_at in list(deliveries.items()):
             if now - seen_at > keep:
                 del deliveries[key]
-        stamp = incident.get("timestamp")
-        if stamp is not None and window and abs(now - stamp) > window:
-            return [], ("the event's timestamp %s is %d s from now, outside the %d s window (scrubbing_event_window):"
-                        " a stale or replayed event" % (_iso(stamp), abs(now - stamp), window))
+        # Judged by its arrival, as the listener did (_policy imports this module: import here).
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import event_refusal
+        refusal = event_refusal(incident, now, window)
+        if refusal:
+            return [], refusal
         delivery = incident.get("delivery")
         if delivery:
             if delivery in deliveries:
@@ -139,6 +141,10 @@ class Book:
                     "events": 1, "source": incident.get("source"), "attack": incident.get("attack"),
                     "details": incident.get("details") or {}}
             ws["quiet_since"] = None
+            # active again: the promise of the last quiet period is void (the next one makes its own),
+            # and the target is held by this incident now
+            ws["held_until"] = None
+            (ws.get("held_targets") or {}).pop(incident["target"], None)
         else:
             if not known:
                 notes.append("incident %s is unknown in workspace %s: nothing to withdraw for it"
@@ -151,6 +157,19 @@ class Book:
                     ws["quiet_since"] = now
         self.prune()
         return notes, None
+
+    def promise_hold(self, ws_name, until, targets, now):
+        """Keep the hold-down deadlines announced at a resolution (``_policy.hold_promise``); a later
+        run without ``scrubbing_hold_down`` keeps them. Expired target deadlines are dropped."""
+        ws = self.workspace(ws_name)
+        if until:
+            ws["held_until"] = max(ws.get("held_until") or 0, until)
+        held = ws.setdefault("held_targets", {})
+        for target, deadline in targets.items():
+            held[target] = max(held.get(target) or 0, deadline)
+        for target, deadline in list(held.items()):
+            if deadline <= now:
+                del held[target]
 
     def clear_forced_off(self, names):
         for name in names:
@@ -232,6 +251,16 @@ def active_incidents(doc, ws_name):
 def quiet_since(doc, ws_name):
     """When the workspace's last active incident resolved (None while one is active, or never)."""
     return (doc["workspaces"].get(ws_name) or {}).get("quiet_since")
+
+
+def held_until(doc, ws_name):
+    """The hold-down deadline promised when the workspace last went quiet (None: none)."""
+    return (doc["workspaces"].get(ws_name) or {}).get("held_until")
+
+
+def held_targets(doc, ws_name):
+    """{target: hold-down deadline} promised for the routes of the workspace's resolved incidents."""
+    return (doc["workspaces"].get(ws_name) or {}).get("held_targets") or {}
 
 
 def workspace_names(doc):

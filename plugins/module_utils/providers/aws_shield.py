@@ -22,6 +22,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import REDIRECT_HINT, is_redirect, redirect_message
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import Shape
 
 REGION = "us-east-1"
@@ -90,10 +91,12 @@ class AwsShield(Provider):
         import boto3
         from botocore.config import Config
 
+        # An empty session token (the AWX credential type injects AWS_SESSION_TOKEN empty for
+        # long-term keys) means none.
         session = boto3.session.Session(profile_name=self.params.get("profile"),
                                         aws_access_key_id=self.params.get("aws_access_key_id"),
                                         aws_secret_access_key=self.params.get("aws_secret_access_key"),
-                                        aws_session_token=self.params.get("session_token"))
+                                        aws_session_token=self.params.get("session_token") or None)
         config = Config(region_name=REGION, connect_timeout=self.params["timeout"],
                         read_timeout=self.params["timeout"],
                         retries={"mode": "standard", "total_max_attempts": self.params["retries"] + 1})
@@ -125,6 +128,11 @@ class AwsShield(Provider):
             if (absent_ok and code == "ResourceNotFoundException") or code in fine:
                 return None
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status and is_redirect(status):  # botocore never follows one; say where it pointed
+                location = (exc.response["ResponseMetadata"].get("HTTPHeaders") or {}).get("location")
+                raise ProviderError(self.name, redact(redirect_message(location, self.http.meta.endpoint_url),
+                                                      self.secrets()),
+                                    status=status, hint=REDIRECT_HINT, method=_api_name(operation))
             raise ProviderError(self.name, redact(error.get("Message") or str(exc), self.secrets()), status=status,
                                 code=code, hint=HINTS.get(code, ""), method=_api_name(operation))
         except NoCredentialsError:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._bgp import (
-    BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities)
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
+    BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities, strict_address)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP
 
 DEFAULT_COMMUNITIES = ["65535:666", "65535:65281"]  # BLACKHOLE (RFC 7999), NO_EXPORT
 
@@ -31,8 +31,10 @@ class BgpBlackhole(BgpProvider):
         next_hop_ipv6=dict(type="str", default="100::1"),
         communities=dict(type="list", elements="str", default=list(DEFAULT_COMMUNITIES)),
     )
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT,
-              "next_hop": IP, "next_hop_ipv6": IP}
+    shapes = dict(BgpProvider.shapes, next_hop=IP, next_hop_ipv6=IP)
+
+    def option_checks(self):
+        return super().option_checks() + [self.communities, lambda: self.next_hop(4), lambda: self.next_hop(6)]
 
     def communities(self):
         try:
@@ -43,7 +45,11 @@ class BgpBlackhole(BgpProvider):
 
     def next_hop(self, version):
         option = "next_hop" if version == 4 else "next_hop_ipv6"
-        address = ipaddress.ip_address(self.params[option])
+        try:
+            address = strict_address(self.params[option])
+        except ValueError:
+            self.fail("option %s %r is not one IP address" % (option, self.params[option]),
+                      hint="Write the address alone, without spaces or an IPv6 zone id")
         if address.version != version:
             self.fail("option %s must be an IPv%d address, got %s" % (option, version, address),
                       hint="next_hop is the IPv4 discard next hop, next_hop_ipv6 the IPv6 one (e.g. 100::1)")

@@ -18,8 +18,7 @@ import ipaddress
 import struct
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._bgp import (
-    BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities)
-from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK
+    BGP_OPTIONS, BgpProvider, _path_communities, community, sorted_communities, strict_network)
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "sctp": 132}
 ICMP6 = 58
@@ -146,7 +145,13 @@ class BgpFlowspec(BgpProvider):
         communities=dict(type="list", elements="str", default=[]),
     )
     required_if = [("action", "rate_limit", ("rate",))]
-    shapes = {"targets": IP, "owned_prefixes": NETWORK, "speaker_address": HOST_PORT}
+    shapes = dict(BgpProvider.shapes)
+
+    def option_checks(self):
+        # the match as each address family of owned_prefixes will build it, and the action
+        versions = sorted({net.version for net in self.owned()}) if self.params.get("owned_prefixes") else []
+        return super().option_checks() + [self.action] + [
+            (lambda version=version: self.base_match(version, checking=True)) for version in versions]
 
     # -- the rule a target must have ----------------------------------------------------------------
     def wanted_route(self, target):
@@ -178,7 +183,7 @@ class BgpFlowspec(BgpProvider):
                       hint="Write each as ASN:VALUE (e.g. 64500:1) or no-export / no-advertise")
         return self.params["action"], (float32(rate) if rate is not None else None), communities
 
-    def base_match(self, version):
+    def base_match(self, version, checking=False):
         match = {}
         raw = self.params.get("match") or {}
         for key in MATCH_KEYS:
@@ -188,6 +193,10 @@ class BgpFlowspec(BgpProvider):
             try:
                 match[key] = self.canonical(key, value, version)
             except ValueError as exc:
+                if key == "source_prefix" and checking and _family_of(value) not in (None, version):
+                    self.fail("option match.source_prefix %s is IPv%d, but owned_prefixes has IPv%d prefixes: their "
+                              "targets could get no rule" % (value, _family_of(value), version),
+                              hint="Use one bgp_flowspec integration per address family")
                 self.fail("option match.%s: %r is not valid" % (key, exc.args[0] if exc.args else value),
                           hint=self.match_hint(key))
         return match
@@ -197,7 +206,7 @@ class BgpFlowspec(BgpProvider):
         if key == "protocols":
             return "Use names (%s) or IP protocol numbers 0-255" % ", ".join(sorted(PROTOCOLS))
         if key == "source_prefix":
-            return "Use a CIDR block, e.g. 198.51.100.0/24, of the target's address family"
+            return "Use a CIDR block without host bits, e.g. 198.51.100.0/24, of the target's address family"
         return "Use numbers 0-65535, ranges like 1024-65535, or >=N, <=N, >N, <N"
 
     @staticmethod
@@ -205,7 +214,7 @@ class BgpFlowspec(BgpProvider):
         if key == "protocols":
             return [protocol_name(n, version) for n in sorted(set(protocol_number(p, version) for p in value))]
         if key == "source_prefix":
-            net = ipaddress.ip_network(str(value), strict=False)
+            net = strict_network(str(value))
             if net.version != version:
                 raise ValueError(value)
             return str(net)
@@ -292,6 +301,13 @@ class BgpFlowspec(BgpProvider):
     def nlri_words(self, route):
         words = self.words(route)
         return words[:words.index("then")]
+
+
+def _family_of(text):
+    try:
+        return strict_network(str(text)).version
+    except ValueError:
+        return None
 
 
 def _version(prefix):

@@ -224,7 +224,7 @@ class CloudflareMagicTransit(CloudflareProvider):
                                     "enabled): Cloudflare advertises it all the time; activation and withdrawal "
                                     "leave it as it is%s" % (
                                         ": it is still PENDING approval by Cloudflare and not advertised yet"
-                                        if pending else ""), level="warning" if pending else "ok"))
+                                        if pending else ""), level="warning"))  # this integration never acts
         else:
             findings.append(Finding("on_demand", True, "on-demand advertisement is enabled"))
             findings.append(Finding("locked", not state["on_demand_locked"], "advertisement is %s" % (

@@ -216,7 +216,10 @@ class HetznerFirewall(Provider):
         else:
             findings.append(Finding("rules", False, NO_INPUT_RULES, level="warning"))
         if not state["filter_ipv6"]:
-            findings.append(Finding("ipv6", True, "filter_ipv6 is off: IPv6 traffic is not filtered", level="ok"))
+            # a warning: during an attack the lockdown leaves every IPv6 packet through
+            findings.append(Finding("ipv6", True, "filter_ipv6 is off: IPv6 traffic is not filtered, also while the "
+                                    "firewall is active; turn it on in Robot if the server has IPv6 traffic",
+                                    level="warning"))
         return findings
 
 

@@ -26,7 +26,8 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import (
     Finding, Findings, Provider, wait_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import attempts_made, shared_adapter
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import (
+    attempts_made, refuse_redirects, shared_adapter)
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import IP, NETWORK
 
 ENDPOINTS = ["ovh-eu", "ovh-ca", "ovh-us", "kimsufi-eu", "kimsufi-ca", "soyoustart-eu", "soyoustart-ca"]
@@ -97,6 +98,7 @@ class OvhMitigation(Provider):
         adapter = shared_adapter(self.params["retries"], 0.5)
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
+        refuse_redirects(client._session, self.name, client._endpoint, self.secrets())  # no 3xx followed
         return client
 
     def call(self, method, path, data=None, absent_ok=False, query=None):

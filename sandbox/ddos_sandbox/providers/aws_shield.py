@@ -25,6 +25,9 @@ from ddos_sandbox.spec import load_spec
 ACCESS_KEY = "AKIDSANDBOXSHIELD01"
 SECRET_KEY = "sandbox-aws-secret-key"
 READONLY_KEY = "AKIDSANDBOXREADONLY"
+# Temporary (STS) credentials: AWS accepts an ASIA... key only with its session token.
+TEMPORARY_KEY = "ASIASANDBOXSHIELD01"
+SESSION_TOKEN = "sandbox-aws-session-token"
 ACCOUNT = "123456789012"
 CLOUDFRONT = "arn:aws:cloudfront::%s:distribution/E2SANDBOX1" % ACCOUNT
 ALB = "arn:aws:elasticloadbalancing:us-east-1:%s:loadbalancer/app/web/50dc6c495c0c9188" % ACCOUNT
@@ -34,7 +37,8 @@ TARGET_PREFIX = "AWSShield_20160616."
 READS = ("Get", "Describe", "List")
 
 DEFAULT_SCENARIO = {
-    "keys": {ACCESS_KEY: "read_write", READONLY_KEY: "read_only"},
+    "keys": {ACCESS_KEY: "read_write", READONLY_KEY: "read_only", TEMPORARY_KEY: "read_write"},
+    "session_tokens": {TEMPORARY_KEY: SESSION_TOKEN},
     "subscribed": True,
     # Protections that exist before any incident (withdrawal must leave them alone).
     "protections": [{"Name": "customer-route53", "ResourceArn": PREPROTECTED}],
@@ -144,6 +148,7 @@ class AwsShieldSimulator(Simulator):
     def reset(self, scenario=None):
         self.scenario = scenario or DEFAULT_SCENARIO
         self.keys = dict(self.scenario.get("keys", DEFAULT_SCENARIO["keys"]))
+        self.session_tokens = dict(self.scenario.get("session_tokens", DEFAULT_SCENARIO["session_tokens"]))
         self.subscribed = bool(self.scenario.get("subscribed", True))
         self.alar = {}  # resource ARN -> {"Status": "ENABLED"|"DISABLED", "Action": {...}}
         # L7-capable resources with no WAFv2 web ACL associated (all others have one).
@@ -175,6 +180,9 @@ class AwsShieldSimulator(Simulator):
     def authenticate(self, request):
         match = re.search(r"Credential=([^/]+)/", request.headers.get("Authorization", ""))
         if not match or match.group(1) not in self.keys:
+            raise HttpError(400, "The security token included in the request is invalid.", "UnrecognizedClientException")
+        token = self.session_tokens.get(match.group(1))
+        if token is not None and request.headers.get("X-Amz-Security-Token") != token:
             raise HttpError(400, "The security token included in the request is invalid.", "UnrecognizedClientException")
         request.access = self.keys[match.group(1)]
 

@@ -98,13 +98,16 @@ def test_state_active_converges_to_exactly_the_targets(lab):
                     == "(64500,9999) (65535,666)", "the new communities")
 
 
-def test_target_outside_owned_prefixes_is_refused_before_any_announcement(lab):
+def test_a_target_outside_owned_prefixes_is_refused_alone(lab):
+    """The foreign target gets no route and a warning naming it; the owned one gets its route."""
     provider = rtbh(lab, ["203.0.113.10", "198.51.100.7"])
-    with pytest.raises(InputError, match=r"bgp_blackhole: target 198\.51\.100\.7 is outside owned_prefixes "
-                                         r"\(203\.0\.113\.0/24, 2001:db8::/32\); nothing was announced"):
-        converge(provider, "active")
-    assert not any("add" in call for call in provider.http.calls)
-    assert lab.routes("master4") == {}
+    after = converge(provider, "active")["after"]
+    assert [r["key"] for r in after["routes"]] == ["203.0.113.10/32"]
+    assert any("target '198.51.100.7': outside owned_prefixes (203.0.113.0/24, 2001:db8::/32)" in w
+               for w in provider.warnings), provider.warnings
+    assert not any("198.51.100.7" in " ".join(call) for call in provider.http.calls)
+    routes = lab.wait_routes("master4", has("203.0.113.10/32"), "the owned target's route")
+    assert list(routes) == ["203.0.113.10/32"]
 
 
 def test_more_targets_than_max_routes_announce_nothing(lab):
@@ -187,4 +190,4 @@ def test_bad_input_is_one_clear_message_and_no_write(lab, option, value, message
 
 def test_info_reports_a_target_outside_owned_prefixes(lab):
     report = build_test_report(rtbh(lab, ["198.51.100.7"]))
-    assert not report["ok"] and "target 198.51.100.7 is outside owned_prefixes" in report["msg"]
+    assert not report["ok"] and "target '198.51.100.7': outside owned_prefixes" in report["msg"]

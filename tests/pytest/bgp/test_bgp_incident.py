@@ -85,3 +85,109 @@ def test_a_speaker_that_is_down_fails_only_its_integration(sandbox, tmp_path):
         proc.output[-3000:]
     assert "mt (cloudflare_magic_transit): activated" in proc.output
     assert sandbox.state()["cloudflare"]["accounts"][ACCOUNT][PREFIX]["advertised"] is True
+
+
+# -- hostile and clumsy input (issue 16) ---------------------------------------------------------------------
+def integrations_inventory(tmp_path, hosts):
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps({"scrubbing_integrations": {"vars": {"ansible_connection": "local"}, "hosts": hosts}}))
+    return str(path)
+
+
+def test_a_target_with_a_zone_id_and_words_reaches_no_speaker_and_nothing_is_recorded(lab, tmp_path):
+    """gobgp re-splits its arguments on spaces: this target once became a discard rule for
+    2a00:1450::1, someone else's address. It is refused before the ledger and the speaker."""
+    inv = integrations_inventory(tmp_path, {
+        "flowspec": {"scrubbing_provider": "bgp_flowspec", "scrubbing_options": {
+            "speaker_address": lab.speaker_address, "owned_prefixes": ["2001:db8::/32"], "timeout": 10}},
+        "rtbh": {"scrubbing_provider": "bgp_blackhole", "scrubbing_options": {
+            "speaker_address": lab.speaker_address, "owned_prefixes": ["2001:db8::/32"], "timeout": 10}}})
+    ledger = tmp_path / "ledger.json"
+    proc = run_playbook("incident", None, ledger, incident("H", "started", "2001:db8::1%z destination 2a00:1450::1"),
+                        inventory=inv)
+    assert proc.returncode != 0
+    assert "refused: incident.target '2001:db8::1%z destination 2a00:1450::1' is not one IP address" in proc.output, \
+        proc.output[-3000:]
+    assert "Nothing was recorded or called" in proc.output
+    assert not ledger.exists() or "\"H\"" not in ledger.read_text()
+    assert lab.gobgp("global", "rib", "-a", "ipv6-flowspec", "-j").strip() in ("", "{}")
+    assert lab.routes("flowtab6") == {} and lab.routes("master6") == {}
+
+
+def test_a_block_or_a_slash_32_target_fails_no_other_target(lab, tmp_path):
+    """A /32 is its address (a route); a block inside owned_prefixes is passed over with a warning
+    naming it; the route of the workspace's other incident stays and is withdrawn when it resolves."""
+    inv, ledger = inventory(tmp_path, lab), tmp_path / "ledger.json"
+    play("incident", inv, ledger, incident("A", "started"))
+    lab.wait_routes("master4", has, "the blackhole route of incident A")
+    block = play("incident", inv, ledger, incident("B", "started", target="203.0.113.0/28"))
+    assert "target '203.0.113.0/28': a block, not one address" in block.output, block.output[-3000:]
+    play("incident", inv, ledger, incident("C", "started", target="203.0.113.11/32"))
+    routes = lab.wait_routes("master4", lambda r: "203.0.113.11/32" in r, "the route of the /32 target")
+    assert sorted(routes) == ["203.0.113.10/32", "203.0.113.11/32"]
+    play("incident", inv, ledger, incident("A", "resolved"))
+    routes = lab.wait_routes("master4", lambda r: not has(r), "the withdrawal of A's route")
+    assert sorted(routes) == ["203.0.113.11/32"]
+
+
+def test_reconcile_withdraws_a_route_with_our_marker_outside_owned_prefixes_and_says_so(lab, tmp_path):
+    inv, ledger = inventory(tmp_path, lab), tmp_path / "ledger.json"
+    lab.gobgp("global", "rib", "-a", "ipv4", "add", "198.51.100.7/32", "nexthop", "192.0.2.1",
+              "community", "65535:666", "large-community", "4200000000:666:0")
+    lab.gobgp("global", "rib", "-a", "ipv4", "add", "198.51.100.8/32", "nexthop", "192.0.2.1")  # not ours
+    lab.wait_routes("master4", lambda r: "198.51.100.7/32" in r and "198.51.100.8/32" in r, "both routes")
+    proc = play("reconcile", inv, ledger)
+    assert ("route 198.51.100.7/32 carries this integration's marker 4200000000:666:0 but lies OUTSIDE "
+            "owned_prefixes (203.0.113.0/24)") in proc.output.replace("\n", " "), proc.output[-3000:]
+    routes = lab.wait_routes("master4", lambda r: "198.51.100.7/32" not in r, "the stray route withdrawn")
+    assert list(routes) == ["198.51.100.8/32"], "a route without our marker was touched"
+
+
+def test_every_run_refuses_bad_bgp_options_of_any_integration_before_any_call(lab, tmp_path):
+    """One incident run: the integrations of another workspace, with nothing to do in this event,
+    are validated too; each bad option is named with its host, and no route is announced."""
+    def bgp(provider, **options):
+        return {"scrubbing_provider": provider, "scrubbing_workspace": "elsewhere", "scrubbing_options": dict(
+            {"speaker_address": lab.speaker_address, "owned_prefixes": ["203.0.113.0/24"]}, **options)}
+    cases = {
+        "any4": (bgp("bgp_blackhole", owned_prefixes=["0.0.0.0/0"]), "owned_prefixes contains 0.0.0.0/0"),
+        "any6": (bgp("bgp_blackhole", owned_prefixes=["::/0"], marker="4200000000:666:1"),
+                 "owned_prefixes contains ::/0"),
+        "hostbits": (bgp("bgp_blackhole", owned_prefixes=["203.0.113.7/24"], marker="4200000000:666:2"),
+                     "'203.0.113.7/24' is not a prefix ADDRESS/LENGTH without host bits"),
+        "v6hop": (bgp("bgp_blackhole", next_hop="100::1", marker="4200000000:666:3"),
+                  "option next_hop must be an IPv4 address"),
+        "v4hop6": (bgp("bgp_blackhole", next_hop_ipv6="192.0.2.1", marker="4200000000:666:4"),
+                   "option next_hop_ipv6 must be an IPv6 address"),
+        "zonehop": (bgp("bgp_blackhole", next_hop_ipv6="100::1%z then discard", marker="4200000000:666:5"),
+                    "option next_hop_ipv6 '100::1%z then discard' is not one IP address"),
+        "community": (bgp("bgp_blackhole", communities=["65535:666x"], marker="4200000000:666:6"),
+                      "option communities: '65535:666x' is not a community"),
+        "marker": (bgp("bgp_blackhole", marker="4200000000:666"), "option marker must be a large community"),
+        "maxroutes": (bgp("bgp_blackhole", max_routes=-1, marker="4200000000:666:7"),
+                      "option max_routes must be at least 1, got -1"),
+        "noport": (bgp("bgp_blackhole", speaker_address="127.0.0.1", marker="4200000000:666:8"),
+                   "option speaker_address must be HOST:PORT"),
+        "bareipv6": (bgp("bgp_blackhole", speaker_address="::1:50051", marker="4200000000:666:9"),
+                     "option speaker_address '::1:50051' is not HOST:PORT"),
+        "port": (bgp("bgp_flowspec", match={"destination_ports": ["70000"]}),
+                 "option match.destination_ports: '70000' is not valid"),
+        "proto": (bgp("bgp_flowspec", match={"protocols": ["quic"]}, marker="4200000000:666:1"),
+                  "option match.protocols: 'quic' is not valid"),
+        "srcfamily": (bgp("bgp_flowspec", match={"source_prefix": "2001:db8::/32"}, marker="4200000000:666:2"),
+                      "option match.source_prefix 2001:db8::/32 is IPv6, but owned_prefixes has IPv4 prefixes"),
+        "srczone": (bgp("bgp_flowspec", match={"source_prefix": "198.51.100.0%z/24"}, marker="4200000000:666:3"),
+                    "option match.source_prefix: '198.51.100.0%z/24' is not valid"),
+    }
+    hosts = {name: host for name, (host, _message) in cases.items()}
+    hosts["good"] = {"scrubbing_provider": "bgp_blackhole", "scrubbing_options": {
+        "speaker_address": lab.speaker_address, "owned_prefixes": ["203.0.113.0/24"], "marker": "4200000000:1:1"}}
+    proc = run_playbook("incident", None, tmp_path / "ledger.json", incident("V", "started"),
+                        inventory=integrations_inventory(tmp_path, hosts))
+    assert proc.returncode != 0
+    output = proc.output.replace("\n", " ")
+    for name, (host, message) in cases.items():
+        assert "integration %s (%s): scrubbing_options: " % (name, host["scrubbing_provider"]) in output, name
+        start = output.index("integration %s (%s)" % (name, host["scrubbing_provider"]))
+        assert message in output[start:start + 600], (name, output[start:start + 600])
+    assert lab.routes("master4") == {} and lab.routes("flowtab4") == {}

@@ -11,6 +11,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from eda_helpers import ADAPTER
 
 REPORT = "IP: 10.213.0.1\nAttack type: udp_flood\nInitial attack power: 29754 packets per second\n" * 40
@@ -181,3 +183,58 @@ def test_playbook_mode_starts_the_playbook_detached(tmp_path):
     argv = json.loads(marker.read_text())
     assert argv[:4] == ["ddos.scrubbing.incident", "-i", "/etc/ansible/scrubbing.yml", "-e"]
     assert json.loads(argv[4])["incident"]["workspace"] == "prod"
+
+
+class Redirector:
+    """Answers every POST ``status`` with ``Location: <target><path>`` (a moved or hijacked webhook_url)."""
+
+    def __init__(self, target, status):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_not_called_delivered(tmp_path, status):
+    """A 302 used to be followed as a GET to the other host, bearer token included, and its 200
+    logged as "delivered": the event never reached the rulebook."""
+    from ddos_sandbox.core import OtherHost
+
+    other = OtherHost()
+    redirector = Redirector(other.url, status)
+    try:
+        started = time.monotonic()
+        proc = run(["10.213.0.1", "incoming", "29754", "ban"], REPORT,
+                   adapter_env(tmp_path, redirector.url, http_proxy=other.url, HTTP_PROXY=other.url))
+        elapsed = time.monotonic() - started
+    finally:
+        redirector.server.shutdown()
+        other.stop()
+    assert proc.returncode == 0
+    log = (tmp_path / "notify.log").read_text()
+    assert other.requests == [], "the token and the event went to the other host"
+    assert "NOT DELIVERED: webhook_url answered HTTP %d, a redirect to %s" % (status, other.url) in log, log
+    assert "delivered (" not in log and "sandbox-internal-token" not in log
+    assert elapsed < 5, "a redirect is final: not retried until the budget is spent"
+
+
+def test_a_2xx_that_is_not_the_rulebook_is_not_a_delivery(tmp_path):
+    from ddos_sandbox.core import OtherHost
+
+    other = OtherHost()  # answers 200 {"success": true}: a web server, not the rulebook
+    try:
+        run(["10.213.0.1", "incoming", "29754", "ban"], REPORT, adapter_env(tmp_path, other.url))
+    finally:
+        other.stop()
+    log = (tmp_path / "notify.log").read_text()
+    assert "NOT DELIVERED: HTTP 200 without the rulebook's answer" in log and "delivered (" not in log, log

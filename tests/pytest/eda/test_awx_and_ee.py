@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import subprocess
 
 import yaml
@@ -46,27 +45,6 @@ def test_credential_types_inject_what_the_modules_read():
             assert field in fields, "%s injects an undefined field %s" % (path, field)
         assert all(f.get("secret") for f in fields.values() if "secret" in f["id"] or "token" in f["id"]
                    or "password" in f["id"] or f["id"] in ("api_key", "consumer_key", "application_key")), path
-
-
-def test_ansible_builder_creates_the_build_context(tmp_path):
-    work = tmp_path / "ee"
-    shutil.copytree(os.path.join(ROOT, "extensions", "awx"), work)
-    tarball = glob.glob(os.path.join(os.path.dirname(COLLECTIONS), "dist", "ddos-scrubbing-*.tar.gz"))[0]
-    shutil.copy(tarball, work / "ddos-scrubbing.tar.gz")
-    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-builder"), "create", "-f", "execution-environment.yml",
-                           "-c", "context", "--output-filename", "Containerfile"],
-                          cwd=work, capture_output=True, text=True, env=ansible_env(), timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    context = work / "context"
-    containerfile = (context / "Containerfile").read_text()
-    assert "ansible-galaxy" in containerfile and "requirements" in containerfile
-    build = context / "_build"
-    assert (build / "collections" / "ddos-scrubbing.tar.gz").exists()
-    python_reqs = (build / "requirements.txt").read_text()
-    for package in ("requests", "ovh", "boto3", "psycopg"):
-        assert package in python_reqs
-    system_reqs = (build / "bindep.txt").read_text()
-    assert "libpq" in system_reqs, system_reqs
 
 
 def test_the_installed_collection_declares_its_python_dependencies():

@@ -136,11 +136,11 @@ def test_two_integrations_on_one_provider_object_are_refused():
 
 
 def test_per_target_integrations_with_overlapping_prefixes_on_one_speaker_are_refused():
-    def rtbh(prefixes, speaker="127.0.0.1:50051"):
+    def rtbh(prefixes, marker, speaker="127.0.0.1:50051"):  # each its own marker (one marker, one integration)
         return {"scrubbing_provider": "bgp_blackhole", "scrubbing_options": {
-            "speaker_address": speaker, "owned_prefixes": prefixes}}
+            "speaker_address": speaker, "owned_prefixes": prefixes, "marker": "4200000000:666:%d" % marker}}
     _integrations, errors = load_integrations({
-        "wide": rtbh(["10.0.0.0/8"]), "narrow": rtbh(["10.1.0.0/16"], ),
-        "elsewhere": rtbh(["10.1.0.0/16"], speaker="127.0.0.1:50052"), "apart": rtbh(["192.0.2.0/24"])})
+        "wide": rtbh(["10.0.0.0/8"], 1), "narrow": rtbh(["10.1.0.0/16"], 2),
+        "elsewhere": rtbh(["10.1.0.0/16"], 3, speaker="127.0.0.1:50052"), "apart": rtbh(["192.0.2.0/24"], 4)})
     assert len(errors) == 1, errors
     assert "integrations narrow and wide both announce bgp_blackhole routes for 10.1.0.0/16 and 10.0.0.0/8" in errors[0]

@@ -115,3 +115,55 @@ def test_retry_after_beyond_the_run_deadline_fails_at_once(sandbox):
     finally:
         _http.set_deadline(None)
     assert len(sandbox.requests()) == 1, "not retried: the answer would come after the deadline"
+
+
+@pytest.fixture
+def other_host():
+    from ddos_sandbox.core import OtherHost
+
+    other = OtherHost()
+    yield other
+    other.stop()
+
+
+@pytest.mark.parametrize("status, method", [(301, "GET"), (302, "PUT"), (303, "POST"), (307, "PUT"), (308, "DELETE"),
+                                            (307, "GET")])
+def test_a_redirect_is_an_error_naming_its_host_and_nothing_reaches_it(sandbox, other_host, status, method):
+    """A 307/308 would repeat the body and the token at the Location; a 302/303 would turn the
+    write into a GET whose 200 looks like success; a redirected GET reads someone else's state."""
+    sandbox.add_fault(provider="cloudflare", status=status, redirect=other_host.url, count=-1)
+    http = client(sandbox)
+    with pytest.raises(ProviderError) as err:
+        http.request(method, "/zones", json_body={"value": "under_attack"} if method != "GET" else None)
+    message = str(err.value)
+    assert err.value.status == status
+    assert "redirect to http://%s" % other_host.netloc in message, message
+    assert "not followed" in message and "sandbox-cf-token-rw" not in message
+    assert other_host.requests == [], "the redirect was followed"
+    assert [e["status"] for e in sandbox.requests()] == [status], "a redirect is not retried either"
+
+
+def test_a_redirect_of_a_session_we_do_not_build_is_refused_too(sandbox, other_host):
+    """python-ovh drives its own requests.Session: refuse_redirects makes it fail the same way."""
+    import requests
+
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._http import refuse_redirects
+
+    sandbox.add_fault(provider="ovh", status=307, redirect=other_host.url, count=-1)
+    session = requests.Session()
+    refuse_redirects(session, "ovh_mitigation", sandbox.api_url("ovh"), secrets=["sandbox-ovh-app-secret"])
+    with pytest.raises(ProviderError) as err:
+        session.put(sandbox.api_url("ovh") + "/ip/x", json={"secret": "sandbox-ovh-app-secret"})
+    assert "redirect to http://%s" % other_host.netloc in str(err.value) and err.value.status == 307
+    assert other_host.requests == []
+
+
+def test_the_location_host_is_named_without_its_path_or_credentials():
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._http import redirect_message
+
+    message = redirect_message("https://user:pw@evil.example:8443/steal?token=abc", "https://api.example.com/v4")
+    assert "https://evil.example:8443" in message and "https://api.example.com" in message
+    assert "pw" not in message and "token" not in message and "steal" not in message
+    assert "[2001:db8::1]:8443" in redirect_message("http://[2001:db8::1]:8443/x", "https://api.example.com")
+    relative = redirect_message("/elsewhere", "https://api.example.com/v4", "https://api.example.com/v4/zones")
+    assert "https://api.example.com" in relative and "without a Location" in redirect_message(None, "https://a.b")

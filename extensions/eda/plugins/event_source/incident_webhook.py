@@ -20,19 +20,105 @@ does not hold back another.
 The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incidents", "listener":
 "flowtriq"|"internal", "workspace", "source", "incidents": [{...}, ...]}}`` (one workspace's
 incidents, in the order received) or ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
-"listener", "path", "reason", "count"}}``; each incident has the shape the ``ddos.scrubbing.incident`` playbook takes and has been checked with the
-playbook's own rules (plugins/module_utils/_incident.py), so a refusal here reads the same as one
+"listener", "path", "reason", "count"}}``; each incident has the shape the
+``ddos.scrubbing.incident`` playbook takes and has been checked with the playbook's own rules (plugins/module_utils/_incident.py), so a refusal here reads the same as one
 there. Signed Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of now,
 and a signature is accepted once within that window (replays are refused); the timestamp and
 the signature (as ``delivery``) go on to the ledger, which refuses replays across rulebook
 instances too. See docs/detectors.md.
 
+The door: a body larger than ``max_body`` bytes is answered 413, a body that is not strict JSON
+(``NaN``, ``Infinity``, a number out of range, nesting deeper than ``max_depth``) 400, a request
+whose headers do not arrive within ``header_timeout`` seconds is closed, one whose body does not
+arrive within it 408; past ``max_connections`` open connections per listener, the oldest
+connection is closed to make room (a flood of silent connections cannot lock a detector out).
+What passes is plain JSON the rules engine takes, so one bad event can never sink the batch it
+would have travelled in. Each accepted event is stamped ``received`` (its arrival, epoch
+seconds): the timestamp window is judged once, at arrival, by the same rule the ledger applies
+(``_policy.event_refusal``), so an event that waits behind a slow run is not refused later.
+A replay is recognised by the signature's canonical form (``sha256=`` + lowercase hex),
+however the header spelled it.
+
 Arguments: host (127.0.0.1), flowtriq_port, flowtriq_secret, internal_port, internal_token,
 event_window (300), batch_window (2.0 seconds: while a workspace's run is probably still going, its
-next events gather for that long and go to one run together, in order).
+next events gather for that long and go to one run together, in order), max_body (65536 bytes),
+max_depth (32), header_timeout (5 seconds), max_connections (per listener; default a quarter of
+the process's open-file limit, at most 1024).
 """
 
 from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+short_description: Receive DDoS incident events from detectors (Flowtriq, FastNetMon, generic JSON).
+description:
+  - An ansible-rulebook event source with two HTTP listeners, each with its own authentication, so
+    that where an event came from is a fact the payload cannot change.
+  - The signed listener (O(flowtriq_port)) takes C(POST /flowtriq/<workspace>), a Flowtriq webhook
+    signed with O(flowtriq_secret) in C(X-Flowtriq-Signature) (C(sha256=) and the hex HMAC-SHA256
+    of the body).
+  - 'The internal listener (O(internal_port)) takes C(POST /fastnetmon/<workspace>) (the FastNetMon
+    notify adapter) and C(POST /incident) (a generic C({"incident": {...}})), with
+    C(Authorization: Bearer) and O(internal_token).'
+  - Every request is answered at once, before any playbook or job runs - 202 queued, 200 noted,
+    401 not authenticated, 400 not JSON, 404 no such path, 409 already received, 422 refused (a
+    stale timestamp, a field that does not fit). The reason is in the JSON answer and in the log.
+  - Each incident is checked with the rules of the C(ddos.scrubbing.incident) playbook. Events
+    wait in one queue per workspace (order kept); an event given to the rules is
+    C(event.ddos_scrubbing) with C(verdict) (V(incidents), V(noted) or V(refused)), C(listener),
+    C(workspace), C(source) and C(incidents), the workspace's incidents in the order received.
+  - The rulebooks C(ddos.scrubbing.incident_webhook) (run_playbook) and
+    C(ddos.scrubbing.incident_controller) (run_job_template, for EDA controller) use it.
+options:
+  host:
+    description:
+      - The address both listeners bind to. Put a TLS reverse proxy in front for remote detectors.
+    type: str
+    default: "127.0.0.1"
+  flowtriq_port:
+    description:
+      - The TCP port of the signed Flowtriq listener.
+    type: int
+    required: true
+  flowtriq_secret:
+    description:
+      - The secret set on the Flowtriq webhook, at least 16 characters.
+    type: str
+    required: true
+  internal_port:
+    description:
+      - The TCP port of the internal listener (FastNetMon adapter, generic incidents).
+    type: int
+    required: true
+  internal_token:
+    description:
+      - The bearer token of the internal listener, at least 16 characters.
+    type: str
+    required: true
+  event_window:
+    description:
+      - Seconds an event's timestamp may differ from now; older (or future) events and replayed
+        signatures are refused. Keep it equal to the inventory's C(scrubbing_event_window).
+    type: int
+    default: 300
+  batch_window:
+    description:
+      - Seconds a workspace's next events gather while its run is probably still going; they then
+        go to one run together, in order.
+    type: float
+    default: 2.0
+"""
+
+EXAMPLES = r"""
+- ddos.scrubbing.incident_webhook:
+    host: 127.0.0.1
+    flowtriq_port: 5000
+    flowtriq_secret: "{{ flowtriq_secret }}"
+    internal_port: 5001
+    internal_token: "{{ internal_token }}"
+    event_window: 300
+    batch_window: 2.0
+"""
 
 import asyncio
 import collections
@@ -40,8 +126,10 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -57,6 +145,7 @@ if _ROOT not in sys.path:
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError  # noqa: E402
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import (  # noqa: E402
     NAME_PATTERN, parse_timestamp, validate_incident)
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import event_refusal  # noqa: E402
 
 logger = logging.getLogger("ddos.scrubbing.incident_webhook")
 
@@ -67,6 +156,10 @@ FLOWTRIQ_DETAILS = ("uuid", "title", "severity", "peak_pps", "peak_bps", "source
                     "dashboard_url")
 PATH = re.compile(r"(flowtriq|fastnetmon)/([^/]*)|incident")
 MAX_BATCH = 100  # incidents handed to one playbook run at most
+MAX_BODY = 64 * 1024  # a Flowtriq or FastNetMon event is a few KiB
+MAX_DEPTH = 32  # nesting of a body; details deeper than this are no detector's
+HEADER_TIMEOUT = 5.0  # seconds a connection may take to send a request's headers, and then its body
+MAX_INT = 2 ** 63  # integers beyond a signed 64-bit one are refused (the rules engine is Java)
 
 
 class Refused(Exception):
@@ -91,7 +184,7 @@ class Intake:
         self.loop = None  # the rulebook's event loop, where the queue and feed() live
 
     # -- what an event means -------------------------------------------------------------------
-    def flowtriq(self, workspace, body, signature):
+    def flowtriq(self, workspace, body, signature, arrival):
         if not isinstance(body, dict):
             raise Refused("a Flowtriq webhook body is a JSON object with event_type, timestamp, incident and node")
         kind = body.get("event_type")
@@ -100,7 +193,7 @@ class Intake:
         if kind not in FLOWTRIQ_EVENTS:
             raise Refused("unknown Flowtriq event_type %s (known: %s)" % (
                 _show(kind), ", ".join(sorted(FLOWTRIQ_EVENTS) + list(FLOWTRIQ_NOTED))))
-        self.check_time(body.get("timestamp"), required=True)
+        self.check_time(body.get("timestamp"), arrival, required=True)
         incident = body.get("incident") if isinstance(body.get("incident"), dict) else {}
         node = body.get("node") if isinstance(body.get("node"), dict) else {}
         if incident.get("id") in (None, ""):
@@ -112,14 +205,14 @@ class Intake:
             details["node"] = node["name"]
         event = {"id": "flowtriq-%s" % (incident["id"],), "status": FLOWTRIQ_EVENTS[kind], "workspace": workspace,
                  "source": "flowtriq", "timestamp": body.get("timestamp"), "delivery": signature,
-                 "details": details}
+                 "details": details, "received": arrival}
         if node.get("ip_address") not in (None, ""):
             event["target"] = node["ip_address"]
         if incident.get("attack_family") not in (None, ""):
             event["attack"] = {"family": incident["attack_family"]}
         return event
 
-    def internal(self, path, workspace, body):
+    def internal(self, path, workspace, body, arrival):
         if isinstance(body, dict) and ("event_type" in body or (
                 isinstance(body.get("incident"), dict) and body["incident"].get("source") == "flowtriq")):
             raise Refused("a Flowtriq event on the internal listener: Flowtriq events are accepted only on the "
@@ -134,10 +227,11 @@ class Intake:
             event.update(workspace=workspace, source="fastnetmon")
         elif event.get("source") in (None, ""):
             event["source"] = "webhook"  # said so, so that the rules can tell it from Flowtriq
-        self.check_time(event.get("timestamp"), required=False)
+        self.check_time(event.get("timestamp"), arrival, required=False)
+        event["received"] = arrival  # ours: whatever the body said is replaced
         return event
 
-    def check_time(self, value, required):
+    def check_time(self, value, arrival, required):
         try:
             stamp = parse_timestamp(value)
         except InputError as exc:
@@ -147,10 +241,9 @@ class Intake:
                 raise Refused("no timestamp: signed events must say when they were sent (ISO-8601 UTC), so that a "
                               "captured one cannot be replayed later")
             return
-        skew = self.clock() - stamp
-        if abs(skew) > self.window:
-            raise Refused("stale event: its timestamp %s is %d s %s now, outside the %d s window (a replay, or a "
-                          "clock that is wrong)" % (value, abs(skew), "before" if skew > 0 else "after", self.window))
+        refusal = event_refusal({"timestamp": stamp, "received": arrival}, arrival, self.window)
+        if refusal:
+            raise Refused(refusal)
 
     def first_delivery(self, key):
         """False if ``key`` (a signature or delivery id) was already accepted within the window."""
@@ -214,6 +307,8 @@ class Intake:
                 event = items.popleft()
             else:
                 batch = [items.popleft() for _item in range(min(len(items), MAX_BATCH))]
+                # The door let only plain JSON through; checked again so that no item can sink its batch.
+                batch = [item for item in batch if _engine_safe(item)]
                 self.last_batch[key] = now
                 event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
                          "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector"}
@@ -221,7 +316,8 @@ class Intake:
                 self.pending.move_to_end(key)
             else:
                 del self.pending[key]
-            await self.queue.put({"ddos_scrubbing": event})
+            if event.get("incidents") != []:
+                await self.queue.put({"ddos_scrubbing": event})
 
 
 def _reason(exc):
@@ -237,35 +333,183 @@ def _answer(code, **body):
     return web.json_response(body, status=code)
 
 
-def make_app(intake, listener, secret=None, token=None):
+class BadBody(Exception):
+    """A body refused at the door: ``status`` 400 (not strict JSON), 408 (too slow), 413 (too large)."""
+
+    def __init__(self, reason, status=400):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def _not_json_constant(name):
+    raise BadBody("the body has %s, which is not JSON (RFC 8259 has no NaN or Infinity)" % name)
+
+
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadBody("the body has the number %s, out of range for a double" % _show(text))
+    return value
+
+
+def _bounded_int(text):
+    if len(text) > 20 or not -MAX_INT <= int(text) < MAX_INT:
+        raise BadBody("the body has the integer %s, beyond a signed 64-bit integer" % _show(text))
+    return int(text)
+
+
+def _depth(value):
+    """How deep ``value`` nests (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def strict_json(raw, max_depth=MAX_DEPTH):
+    """The body as plain JSON the rules engine takes, or BadBody: NaN/Infinity, numbers out of
+    range and nesting deeper than ``max_depth`` are refused here, never queued."""
+    try:
+        body = json.loads(raw, parse_constant=_not_json_constant, parse_float=_finite, parse_int=_bounded_int)
+    except RecursionError:
+        raise BadBody("the body nests deeper than %d levels" % max_depth)
+    except ValueError as exc:  # includes bytes that are not UTF-8
+        raise BadBody("the body is not JSON (%s)" % exc)
+    if _depth(body) > max_depth:
+        raise BadBody("the body nests deeper than %d levels" % max_depth)
+    return body
+
+
+def _engine_safe(item):
+    try:
+        json.dumps(item, allow_nan=False)
+    except (TypeError, ValueError):
+        logger.error("ddos.scrubbing: dropped an event the rules engine cannot take: %s", _show(item))
+        return False
+    return True
+
+
+async def read_body(request, limit):
+    """The request's body, at most ``limit`` bytes (BadBody 413 beyond), whatever its framing."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BadBody("the body is larger than %d bytes" % limit, status=413)
+    if request.headers.get("Expect", "").lower() == "100-continue":  # curl asks before a large body
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    chunks, size = [], 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BadBody("the body is larger than %d bytes" % limit, status=413)
+        chunks.append(chunk)
+
+
+class GuardedServer(web.Server):
+    """aiohttp's low-level server with a door: a connection that has not sent a request's headers
+    within ``header_timeout`` is closed (aiohttp's keep-alive timeout closes idle ones between
+    requests), and past ``max_connections`` the oldest connection is closed to make room. A flood
+    of silent connections thus costs each of them at most ``header_timeout`` and never the file
+    descriptors a detector's request needs."""
+
+    def __init__(self, handler, max_connections, header_timeout, **kwargs):
+        super().__init__(handler, keepalive_timeout=header_timeout, **kwargs)
+        self.max_connections, self.header_timeout = max_connections, header_timeout
+        self.waiting = {}  # transport -> timer closing it unless a request arrives first
+        self.dropped = collections.Counter()
+
+    def connection_made(self, handler, transport):
+        super().connection_made(handler, transport)
+        self.waiting[transport] = self._loop.call_later(self.header_timeout, self._too_slow, transport)
+        if len(self._connections) <= self.max_connections:
+            return
+        # Full: close the oldest (a detector's request takes milliseconds; a flood's sockets linger).
+        alive = [t for h, t in self._connections.items() if h is not handler and not t.is_closing()]
+        for old_transport in alive[:max(0, len(alive) + 1 - self.max_connections)]:
+            self.dropped["full"] += 1
+            old_transport.abort()
+
+    def connection_lost(self, handler, exc):
+        transport = self._connections.get(handler)
+        timer = self.waiting.pop(transport, None) if transport is not None else None
+        if timer is not None:
+            timer.cancel()
+        super().connection_lost(handler, exc)
+
+    def request_started(self, transport):
+        timer = self.waiting.pop(transport, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _too_slow(self, transport):
+        self.waiting.pop(transport, None)
+        if not transport.is_closing():
+            self.dropped["slow"] += 1
+            transport.abort()
+
+
+def default_max_connections():
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(16, min(1024, soft // 4)) if soft != resource.RLIM_INFINITY else 1024
+
+
+def make_server(intake, listener, secret=None, token=None, limits=None):
+    """The listener's GuardedServer; ``limits``: max_body, max_depth, header_timeout, max_connections."""
+    limits = dict({"max_body": MAX_BODY, "max_depth": MAX_DEPTH, "header_timeout": HEADER_TIMEOUT,
+                   "max_connections": default_max_connections()}, **(limits or {}))
+    server = None
+
+    def unauthenticated(path, what):
+        intake.counts["unauthenticated"] += 1
+        logger.warning("ddos.scrubbing: %s on /%s (%d unauthenticated so far): dropped", what, path,
+                       intake.counts["unauthenticated"])
+
     async def handle(request):
-        path = request.match_info["path"]
-        raw = await request.read()
+        server.request_started(request.transport)
+        arrival = intake.clock()
+        path = request.path[1:]
+        try:
+            raw = await asyncio.wait_for(read_body(request, limits["max_body"]), limits["header_timeout"])
+        except asyncio.TimeoutError:
+            raw = BadBody("the body did not arrive within %s s" % limits["header_timeout"], status=408)
+        except BadBody as exc:
+            raw = exc
         signature = None
         if listener == "flowtriq":
-            signature = request.headers.get("X-Flowtriq-Signature", "").strip()
-            digest = signature[len("sha256="):] if signature.startswith("sha256=") else signature
-            expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(digest.lower().encode("ascii", "replace"), expected.encode("ascii")):
-                intake.counts["unauthenticated"] += 1
-                logger.warning("ddos.scrubbing: %s X-Flowtriq-Signature on /%s (%d unauthenticated so far): dropped",
-                               "no" if not signature else "a wrong", path, intake.counts["unauthenticated"])
+            given = request.headers.get("X-Flowtriq-Signature", "").strip()
+            digest = given[len("sha256="):] if given[:len("sha256=")].lower() == "sha256=" else given
+            expected = hmac.new(secret.encode("utf-8"), raw if isinstance(raw, bytes) else b"",
+                                hashlib.sha256).hexdigest()
+            if isinstance(raw, BadBody) or not hmac.compare_digest(digest.lower().encode("ascii", "replace"),
+                                                                   expected.encode("ascii")):
+                if isinstance(raw, BadBody):  # not read whole: the signature cannot be checked
+                    unauthenticated(path, raw.reason)
+                    return _answer(raw.status, status="refused", reason=raw.reason)
+                unauthenticated(path, "%s X-Flowtriq-Signature" % ("no" if not given else "a wrong"))
                 return _answer(401, status="unauthenticated", reason="missing or wrong X-Flowtriq-Signature")
+            # The replay key is the canonical spelling: re-casing the hex or dropping the prefix is the same delivery.
+            signature = "sha256=" + expected
         else:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode("utf-8", "replace"), ("Bearer " + token).encode("utf-8")):
-                intake.counts["unauthenticated"] += 1
-                logger.warning("ddos.scrubbing: missing or wrong bearer token on /%s (%d unauthenticated so far): "
-                               "dropped", path, intake.counts["unauthenticated"])
+                unauthenticated(path, "missing or wrong bearer token")
                 return _answer(401, status="unauthenticated", reason="missing or wrong Authorization: Bearer token")
+            if isinstance(raw, BadBody):
+                count = intake.accept(listener, path, "refused", reason=raw.reason)
+                return _answer(raw.status, status="refused", reason=raw.reason, count=count)
         try:
-            body = json.loads(raw)
-        except ValueError:
-            reason = "the body is not JSON"
-            count = intake.accept(listener, path, "refused", reason=reason)
-            return _answer(400, status="refused", reason=reason, count=count)
+            body = strict_json(raw, limits["max_depth"])
+        except BadBody as exc:
+            count = intake.accept(listener, path, "refused", reason=exc.reason)
+            return _answer(exc.status, status="refused", reason=exc.reason, count=count)
         try:
-            incident = route(intake, listener, path, body, signature)
+            incident = route(intake, listener, path, body, signature, arrival)
             validate_incident(incident)  # the playbook's own rules, so nothing is queued that it would refuse
             delivery = incident.get("delivery")
             if delivery and not intake.first_delivery(delivery):
@@ -284,12 +528,11 @@ def make_app(intake, listener, secret=None, token=None):
                     incident["status"], incident.get("workspace") or "default", path)
         return _answer(202, status="queued", incident=incident["id"], workspace=incident.get("workspace") or "default")
 
-    app = web.Application()
-    app.router.add_route("*", "/{path:.*}", handle)
-    return app
+    server = GuardedServer(handle, limits["max_connections"], limits["header_timeout"], access_log=None)
+    return server
 
 
-def route(intake, listener, path, body, signature):
+def route(intake, listener, path, body, signature, arrival):
     """The incident a request carries, or Refused (a path no rule serves is refused, not ignored)."""
     match = PATH.fullmatch(path)
     kind = match.group(1) if match else None
@@ -298,9 +541,9 @@ def route(intake, listener, path, body, signature):
         raise Refused("the workspace in /%s/<workspace> must be letters, digits and _.:@- (got %s)" % (
             kind, _show(workspace)), status=404)
     if listener == "flowtriq" and kind == "flowtriq":
-        return intake.flowtriq(workspace, body, signature)
+        return intake.flowtriq(workspace, body, signature, arrival)
     if listener == "internal" and (kind == "fastnetmon" or path == "incident"):
-        return intake.internal(kind or path, workspace, body)
+        return intake.internal(kind or path, workspace, body, arrival)
     served = "/flowtriq/<workspace>" if listener == "flowtriq" else "/fastnetmon/<workspace> and /incident"
     raise Refused("no rule for /%s on the %s listener (it serves %s)" % (path, listener, served), status=404)
 
@@ -316,8 +559,11 @@ async def main(queue, args):
     intake = Intake(queue, int(args.get("event_window", 300)), float(args.get("batch_window", 2.0)))
     intake.loop = asyncio.get_running_loop()
     host = args.get("host") or "127.0.0.1"
-    sites = (("flowtriq", int(args["flowtriq_port"]), {"secret": str(args["flowtriq_secret"])}),
-             ("internal", int(args["internal_port"]), {"token": str(args["internal_token"])}))
+    limits = {"max_body": int(args.get("max_body") or MAX_BODY), "max_depth": int(args.get("max_depth") or MAX_DEPTH),
+              "header_timeout": float(args.get("header_timeout") or HEADER_TIMEOUT),
+              "max_connections": int(args.get("max_connections") or default_max_connections())}
+    sites = (("flowtriq", int(args["flowtriq_port"]), {"secret": str(args["flowtriq_secret"]), "limits": limits}),
+             ("internal", int(args["internal_port"]), {"token": str(args["internal_token"]), "limits": limits}))
     listeners = Listeners(intake, host, sites)
     listeners.start()
     try:
@@ -347,11 +593,15 @@ class Listeners(threading.Thread):
 
     async def _open(self):
         for listener, port, kwargs in self.sites:
-            runner = web.AppRunner(make_app(self.intake, listener, **kwargs), access_log=None)
+            server = make_server(self.intake, listener, **kwargs)
+            runner = web.ServerRunner(server)
             await runner.setup()
-            await web.TCPSite(runner, self.host, port).start()
+            # A deep accept queue: under a connection flood a detector's SYN must still find room.
+            await web.TCPSite(runner, self.host, port, backlog=1024).start()
             self.runners.append(runner)
-            logger.info("ddos.scrubbing: %s listener on %s:%s", listener, self.host, port)
+            logger.info("ddos.scrubbing: %s listener on %s:%s (at most %d connections, %s s for a request, %d bytes)",
+                        listener, self.host, port, server.max_connections, server.header_timeout,
+                        kwargs["limits"]["max_body"])
 
     def run(self):
         asyncio.set_event_loop(self.loop)

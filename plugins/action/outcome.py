@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
+
+GROUP = "scrubbing_integrations"
+
+
+class ActionModule(ActionBase):
+    """Books one integration's part of a run to its own inventory host.
+
+    The orchestrate task does the work once, on the state host, and its result would be booked
+    to whichever host the play ran it for. This task runs on every host of the play and turns
+    that one registered report into each integration host's own ok / changed / failed (what the
+    PLAY RECAP, AWX's host summaries and its notifications count), with the one-line reason and,
+    under --diff, the integration's before and after. It runs in the controller's process, reads
+    the registered report without templating it, and calls nothing: it is the play's only task
+    per host, so its cost is what an integration adds to a run.
+
+    With ``whole_run: true`` (once per play) it is the run's verdict instead: it prints the
+    summary and fails when the operation as a whole failed (an invalid inventory, a refused event,
+    an unreachable ledger), naming why.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("report_var", "whole_run", "show_summary"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        var = self._task.args.get("report_var") or "scrubbing_result"
+        report = task_vars.get(var)
+        if not isinstance(report, dict):
+            raise AnsibleActionFail("ddos.scrubbing.outcome: %s is not defined: register the ddos.scrubbing.orchestrate "
+                                    "task's result as %s first" % (var, var))
+        check_mode = bool(self._task.check_mode)
+        reports = report.get("reports") or [report]
+        if boolean(self._task.args.get("whole_run", False)):
+            played = task_vars.get("ansible_play_hosts_all") or ()
+            result.update(run_verdict(report, reports, played, boolean(self._task.args.get("show_summary", True))))
+            return result
+        host = task_vars.get("inventory_hostname")
+        if host in task_vars.get("groups", {}).get(GROUP, ()):
+            result.update(host_outcome(host, reports, check_mode, bool(self._task.diff)))
+        else:
+            result.update(changed=False, msg="not an integration: the run's results are on the integrations' hosts")
+        return result
+
+
+def run_failures(reports):
+    """Why the operation as a whole failed, one message per failed operation; [] when it ran.
+
+    A report without per-integration results (``integrations``, or ``rows`` for status) is an
+    operation that never reached the integrations: the inventory was refused, the event was
+    refused, the ledger could not be opened, the state host's module crashed.
+    """
+    return [r.get("msg") or "failed without a message" for r in reports
+            if "integrations" not in r and "rows" not in r]
+
+
+def run_verdict(report, reports, played, show_summary=True):
+    failures = run_failures(reports)
+    # An integration that failed but is not a host of this play (a --limit left it out) has no
+    # host of its own to fail here: the run fails for it, naming it.
+    played = set(played)
+    unplayed = sorted({name for r in reports for name in (r.get("failed_integrations") or ()) if name not in played})
+    if unplayed:
+        failures.append("failed, and not in this play's hosts (--limit): " + "; ".join(
+            "%s: %s" % (name, _last_failure(name, reports)) for name in unplayed))
+    if failures:
+        return dict(failed=True, changed=False, msg="; ".join(failures))
+    if not show_summary:
+        return dict(changed=False, msg="%d operation(s) ran" % len(reports))
+    summary = report.get("summary") or [r.get("msg", "") for r in reports]
+    # Shown at default verbosity, like a debug task: the summary is what the operator reads.
+    return dict(changed=False, msg=summary, _ansible_verbose_always=True)
+
+
+def _last_failure(name, reports):
+    for r in reversed(reports):
+        row = (r.get("integrations") or {}).get(name)
+        if row is not None and (row.get("failed") or name in (r.get("failed_integrations") or ())):
+            return row.get("msg") or row.get("reason") or "failed"
+    return "failed"
+
+
+def host_outcome(host, reports, check_mode, with_diff):
+    """This integration host's ok / changed / failed over one or several (batched) operations."""
+    rows = []
+    for r in reports:
+        row = _row_of(host, r)
+        if row is not None:
+            rows.append((r, row))
+    if not rows:
+        return _not_in_run(host, reports)
+    labelled = len(reports) > 1
+    lines, failed, changed = [], False, False
+    for r, row in rows:
+        row_failed = bool(row.get("failed")) or host in (r.get("failed_integrations") or ())
+        failed = failed or row_failed
+        changed = changed or bool(row.get("changed"))
+        line = _line(row, row_failed, check_mode)
+        if labelled and r.get("incident"):
+            line = "incident %s %s: %s" % (r["incident"].get("id"), r["incident"].get("status"), line)
+        lines.append(line)
+    result = dict(changed=changed, msg="; ".join(lines))
+    if failed:
+        result["failed"] = True
+    last = rows[-1][1]
+    if "active" in last:
+        result["active"] = last["active"]
+    diff = _diff(host, [row for _r, row in rows]) if with_diff else None
+    if diff:
+        result["diff"] = diff
+    return result
+
+
+def _row_of(host, report):
+    if "integrations" in report:
+        return report["integrations"].get(host)
+    for row in report.get("rows") or ():
+        if row.get("integration") == host:
+            return dict(row, status_row=True)
+    return None
+
+
+def _line(row, failed, check_mode):
+    if row.get("status_row"):
+        said = {True: "active", False: "inactive"}.get(row.get("provider_active"), "not read")
+        return "%s in the ledger; the provider says %s" % ("active" if row.get("active") else "inactive", said)
+    if "ok" in row and "findings" in row:  # the Test button
+        return row.get("msg") or ("Test failed" if failed else "Test passed")
+    if failed and not row.get("failed"):
+        return "FAILED: %s" % (row.get("msg") or row.get("reason"))
+    return outcome_line(row, check_mode)
+
+
+def _not_in_run(host, reports):
+    """No result for this integration: the run failed before reaching it, or it was not concerned."""
+    own = [line for r in reports for line in (r.get("errors") or ()) if _names(line, host)]
+    if own:
+        return dict(failed=True, changed=False, msg="; ".join(own) + "; nothing was called")
+    failures = run_failures(reports)
+    if failures:
+        return dict(skipped=True, changed=False, skip_reason="not run: %s" % failures[0].splitlines()[0])
+    return dict(skipped=True, changed=False, skip_reason="not concerned by this run (another workspace, or not "
+                                                         "selected)")
+
+
+def _names(line, host):
+    return re.search(r"(?<![\w.-])%s(?![\w.-])" % re.escape(host), line) is not None
+
+
+def _diff(host, rows):
+    """The integration's state before its first change and after its last one, for --diff."""
+    changed = [row for row in rows if row.get("changed") and "before" in row]
+    if not changed:
+        return None
+    provider = changed[0].get("provider") or ""
+    return dict(before=_text(changed[0].get("before")), after=_text(changed[-1].get("after")),
+                before_header="%s (%s)" % (host, provider), after_header="%s (%s)" % (host, provider))
+
+
+def _text(state):
+    return json.dumps(state, indent=2, sort_keys=True, default=str) + "\n"
