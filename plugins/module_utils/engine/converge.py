@@ -31,10 +31,10 @@ import time
 from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import Decision, decide
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+    Decision, decide, routes_for, snapshot_to_restore)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine import report
-from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
-    claimant, describe_holder, workspace_incidents)
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant, describe_holder
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.group import GroupCommit
 
 MAX_ROUNDS = 5
@@ -99,11 +99,11 @@ class ClaimLost(ProviderError):
 class Task:
     """One integration's pipeline in this run."""
 
-    def __init__(self, integ, decision, snapshot, manual=False, extra=None):
+    def __init__(self, integ, decision, snapshot, manual=False, routes=None):
         self.integ = integ
         self.decision = decision
         self.snapshot = snapshot
-        self.extra = extra  # per-target mechanisms: their targets and the incidents' attack details
+        self.routes = routes  # per-target mechanisms: their targets and the incidents' attack details
         self.manual = manual  # a manual button: not re-decided from the incidents
         self.phase = "waiting to start"
         self.result = None
@@ -210,9 +210,8 @@ class Converger:
                                  "reason": "another run (%s) is changing it" % describe_holder(book.holder(name))}
                 busy.append(name)
                 continue
-            snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
-            tasks.append(Task(integ, decision, snapshot, manual=name in force_state,
-                              extra=self._per_target_params(integ, decision.targets, book.doc)))
+            tasks.append(Task(integ, decision, snapshot_to_restore(rec), manual=name in force_state,
+                              routes=routes_for(book.doc, integ, decision.targets)))
         return tasks, busy
 
     def _run(self, tasks):
@@ -236,7 +235,7 @@ class Converger:
         name = integ.name
         wanted = bool(decision.wanted)
         _http.set_deadline(self._ends_at)
-        provider = integ.new_provider(task.extra)
+        provider = integ.new_provider(routes=task.routes)
         plan = after = None
         written = False
         try:
@@ -250,7 +249,7 @@ class Converger:
                         # This run was presumed lost (frozen, cut off) and another run took the
                         # integration over: it is theirs now, nothing may be written from here.
                         raise ClaimLost(integ.provider, "not written: another run took over this integration "
-                                            "while this run was unresponsive; it finishes the job")
+                                        "while this run was unresponsive; it finishes the job")
                     if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
                             decision.key():
                         # An event arrived since the claim (an incident opened while we were about
@@ -297,16 +296,6 @@ class Converger:
             self.ledger.drop_claim(name)
 
     # helpers ------------------------------------------------------------------------------------
-    @staticmethod
-    def _per_target_params(integ, targets, doc):
-        if not integ.per_target:
-            return None
-        attacks = {}
-        for inc in workspace_incidents(doc, integ.workspace).values():
-            if inc.get("status") == "active" and inc.get("target") in (targets or []):
-                attacks.setdefault(inc["target"], inc.get("attack"))
-        return {"targets": list(targets or []), "target_attacks": attacks}
-
     def _bounded(self, names, func, on_timeout):
         """Run ``func(name)`` for every name in parallel threads, until the deadline."""
         self._ends_at = self.monotonic() + self.deadline

@@ -24,7 +24,8 @@ import json
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+    decide, forced_off_cleared, manual_withdrawal, routes_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
     build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
@@ -149,8 +150,8 @@ class Orchestrator(Converger):
                 raise InputError("incident", "refused: incident %s (%s): %s" % (incident["id"], incident["status"],
                                                                                 refusal),
                                  hint="Nothing was recorded or called")
-            notes.extend(found)
-            if incident["status"] == "resolved" and not book.active_incidents(ws_name):
+            notes[:] = found  # idempotent: a group commit may run this change again
+            if incident["status"] == "resolved" and forced_off_cleared(book.doc, ws_name):
                 book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
 
         scope = [n for n, i in self.integrations.items() if i.workspace == ws_name]
@@ -214,7 +215,7 @@ class Orchestrator(Converger):
             def one(name):
                 integ = self.integrations[name]
                 rec = integration_view(doc, name)
-                provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
+                provider = integ.new_provider(routes=routes_for(doc, integ, rec.get("targets") or []))
                 try:
                     state = provider.read()
                     said = provider.is_active(state)

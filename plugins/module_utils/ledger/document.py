@@ -112,26 +112,25 @@ class Book:
         the event must not count (stale, replayed, or re-opening a closed incident)."""
         ws = self.workspace(incident["workspace"])
         deliveries = ws.setdefault("deliveries", {})
-        keep = 2 * max(window or 0, 300)  # long enough to recognise a replay inside any window
+        # The rules are the policy's (_policy imports this module: import here).
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+            delivery_memory, event_refusal, reopen_refusal, replay_refusal)
+        keep = delivery_memory(window)
         for key, seen_at in list(deliveries.items()):
             if now - seen_at > keep:
                 del deliveries[key]
-        # Judged by its arrival, as the listener did (_policy imports this module: import here).
-        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import event_refusal
-        refusal = event_refusal(incident, now, window)
+        # Judged by its arrival, as the listener did.
+        refusal = event_refusal(incident, now, window) or replay_refusal(incident.get("delivery"), deliveries)
         if refusal:
             return [], refusal
-        delivery = incident.get("delivery")
-        if delivery:
-            if delivery in deliveries:
-                return [], "this delivery was already received at %s: a replayed event" % _iso(deliveries[delivery])
-            deliveries[delivery] = now
         known = ws["incidents"].get(incident["id"])
+        refusal = incident["status"] == "started" and reopen_refusal(incident["id"], known)
+        if refusal:
+            return [], refusal
+        if incident.get("delivery"):
+            deliveries[incident["delivery"]] = now
         notes = []
         if incident["status"] == "started":
-            if known and known["status"] == "resolved":
-                return [], ("incident %s was resolved at %s and is closed; a detector opens a new incident with a "
-                            "new id" % (incident["id"], _iso(known.get("resolved_at"))))
             if known:
                 known["events"] = known.get("events", 1) + 1
                 notes.append("incident %s was already active: duplicate event, nothing new" % incident["id"])
@@ -211,8 +210,8 @@ class Book:
     def record_success(self, name, wanted, snapshot, changed, now, incidents=(), targets=None):
         rec = self.integration(name)
         if wanted:
-            if rec["snapshot"] is None:
-                rec["snapshot"] = snapshot
+            from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import snapshot_to_keep
+            rec["snapshot"] = snapshot_to_keep(rec["snapshot"], snapshot)
             if not rec["active"] or rec["since"] is None:
                 rec["since"] = now
             rec["incidents"] = list(incidents)
