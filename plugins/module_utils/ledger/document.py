@@ -85,16 +85,31 @@ def describe_holder(holder):
 class Book:
     """One transaction's view of the document, with the record changes the engine makes."""
 
-    def __init__(self, doc, ledger):
+    def __init__(self, doc, ledger, track=False):
         self.doc = doc
         self.ledger = ledger
+        # With ``track``, every record handed out for change is copied first, so the backend learns
+        # what changed without copying (or comparing) a document of a thousand integrations. Every
+        # change goes through workspace() and integration(): the layout is nobody else's.
+        self.touched = {} if track else None
+
+    def _touch(self, section, name):
+        if self.touched is not None and (section, name) not in self.touched:
+            rec = self.doc[section].get(name, _ABSENT)
+            self.touched[(section, name)] = rec if rec is _ABSENT else copy.deepcopy(rec)
+
+    def changes(self):
+        """The (section, name) records this transaction changed, created or deleted (tracked books)."""
+        return {key for key, before in self.touched.items() if self.doc[key[0]].get(key[1], _ABSENT) != before}
 
     # -- reading --------------------------------------------------------------------------------
     def workspace(self, name):
+        self._touch("workspaces", name)
         return self.doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None, "deliveries": {},
                                                         "held_until": None, "held_targets": {}})
 
     def integration(self, name):
+        self._touch("integrations", name)
         rec = self.doc["integrations"].setdefault(name, {})
         for key, value in INTEGRATION_DEFAULTS.items():
             rec.setdefault(key, copy.deepcopy(value))
@@ -175,9 +190,11 @@ class Book:
             self.integration(name)["forced_off"] = False
 
     def prune(self, keep=KEEP_RESOLVED):
-        for ws in self.doc["workspaces"].values():
+        for ws_name, ws in self.doc["workspaces"].items():
             resolved = sorted(((i, r) for i, r in ws["incidents"].items() if r.get("status") == "resolved"),
                               key=lambda item: item[1].get("resolved_at") or 0, reverse=True)
+            if resolved[keep:]:
+                self._touch("workspaces", ws_name)
             for incident_id, _rec in resolved[keep:]:
                 del ws["incidents"][incident_id]
 
@@ -229,6 +246,9 @@ class Book:
         """Keep the intent: the write may have landed; reconcile re-reads and finishes it."""
         rec = self.integration(name)
         rec.update(last_error=message, last_error_at=now)
+
+
+_ABSENT = object()  # a record that did not exist before the transaction
 
 
 def integration_view(doc, name):

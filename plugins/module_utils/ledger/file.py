@@ -40,6 +40,8 @@ class FileLedger:
         self.operation = operation
         self.clock = clock
         self.lock_waits = []  # seconds each transaction waited for the lock (reported, benchmarked)
+        self._cache = None  # (file identity, document, rendered lines) as we last wrote it
+        self._hint = None  # (rendered lines, changed records) for the next _replace
 
     @property
     def where(self):
@@ -74,15 +76,41 @@ class FileLedger:
             yield Book(self.read(), self)
             return
         with self._locked():
-            text = self._text()
-            doc = self._parse(text)
-            # A second parse is the cheap copy: deepcopy of a document of a thousand integrations
-            # costs ten times as much, and a run commits it a few dozen times.
-            before = self._parse(text)
-            yield Book(doc, self)
-            if doc != before:
+            doc, lines = self._current()
+            book = Book(doc, self, track=True)
+            try:
+                yield book
+            except BaseException:
+                self._cache = None  # the document in memory may hold a half-made change
+                raise
+            changed = book.changes()
+            if changed:
                 doc["updated_at"] = time.time()
-                self._replace(doc)
+                self._hint = (lines, changed)
+                try:
+                    self._replace(doc)
+                except BaseException:
+                    self._cache = None
+                    raise
+
+    def _current(self):
+        """The document under the lock, and the rendered lines of its records when we wrote it last.
+
+        A run commits a few dozen times; between two of its transactions nobody else wrote when
+        the file is still the one we renamed into place (same inode, size and times): then the
+        document we hold is the file, and only the records a transaction changed need rendering.
+        Anything else (another process wrote, first transaction) parses the file."""
+        if self._cache is not None and self._cache[0] == self._identity():
+            return self._cache[1], self._cache[2]
+        self._cache = None
+        return self._parse(self._text()), None
+
+    def _identity(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     # -- the lock -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -177,8 +205,11 @@ class FileLedger:
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
+            lines, changed = self._hint or (None, ())
+            self._hint = None
+            text, lines = render_lines(doc, lines, changed)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(render(doc))
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
@@ -189,6 +220,7 @@ class FileLedger:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+            self._cache = (self._identity(), doc, lines)
         except OSError as exc:
             raise ProviderError("ledger", "cannot write %s (%s)" % (self.path, exc.strerror or exc), hint=(
                 "Free space on the state host's filesystem" if exc.errno == errno.ENOSPC else
@@ -219,19 +251,28 @@ class FileLedger:
 
 
 def render(doc):
-    """The document as JSON with one line per integration and per workspace: ``grep`` and ``diff``
-    find a record at a glance, and json's C encoder writes it (``indent`` falls back to the pure
-    Python encoder, the largest cost of a transaction at a thousand integrations)."""
-    parts = []
+    return render_lines(doc)[0]
+
+
+def render_lines(doc, lines=None, changed=()):
+    """(JSON text, its record lines) of the document, one line per integration and per workspace:
+    ``grep`` and ``diff`` find a record at a glance, json's C encoder writes it (``indent`` falls
+    back to the pure Python encoder), and with the ``lines`` of the last rendering only the
+    ``changed`` records are encoded again."""
+    parts, out = [], {}
     for key in sorted(doc):
         value = doc[key]
         if isinstance(value, dict) and key in ("workspaces", "integrations") and value:
-            inner = ",\n".join("  %s: %s" % (json.dumps(name), json.dumps(value[name], sort_keys=True))
-                               for name in sorted(value))
-            parts.append(" %s: {\n%s\n }" % (json.dumps(key), inner))
+            known = (lines or {}).get(key, {})
+            section = out[key] = {}
+            for name in sorted(value):
+                line = known.get(name) if (key, name) not in changed else None
+                section[name] = line if line is not None else "  %s: %s" % (
+                    json.dumps(name), json.dumps(value[name], sort_keys=True))
+            parts.append(" %s: {\n%s\n }" % (json.dumps(key), ",\n".join(section[n] for n in sorted(section))))
         else:
             parts.append(" %s: %s" % (json.dumps(key), json.dumps(value, sort_keys=True)))
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+    return "{\n" + ",\n".join(parts) + "\n}\n", out
 
 
 def _file_claim_is_live(claim, who, now, stale_after=STALE_CLAIM):

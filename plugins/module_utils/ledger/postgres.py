@@ -26,7 +26,6 @@ pieces; they are shown with the quoted parts hidden).
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import re
 import threading
@@ -199,9 +198,9 @@ class PostgresLedger:
                 raise self._error("cannot lock", exc)
             self.lock_waits.append(time.monotonic() - start)
             doc = check_document(row[0], self.where)
-            before = copy.deepcopy(doc)
-            yield Book(doc, self)
-            if doc != before:
+            book = Book(doc, self, track=True)
+            yield book
+            if book.changes():
                 doc["updated_at"] = time.time()
                 try:
                     conn.execute("UPDATE %s SET doc = %%s, updated_at = now() WHERE id = 1" % TABLE,
