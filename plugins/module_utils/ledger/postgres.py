@@ -113,6 +113,8 @@ class PostgresLedger:
         self.who = claimant(operation)
         self._claims_conn = None
         self._claims_lock = threading.Lock()
+        self._txn_conn = None
+        self._txn_lock = threading.Lock()
         self._claims_held = set()
         self._heartbeat = None
         self._closed = threading.Event()
@@ -183,36 +185,52 @@ class PostgresLedger:
         if dry_run:
             yield Book(self.read(), self)
             return
-        conn = self._connect()
+        with self._txn_lock:
+            conn = self._txn_conn
+            if conn is None or conn.closed:
+                conn = self._txn_conn = self._connect()
+            ok = False
+            try:
+                with self._one_transaction(conn) as book:
+                    yield book
+                ok = True
+            finally:
+                if not ok:
+                    # an error or an abandoned change: never reuse a connection in an unknown state
+                    self._txn_conn = None
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+
+    @contextlib.contextmanager
+    def _one_transaction(self, conn):
+        """One short transaction on the run's connection (kept between transactions: a run commits a
+        few dozen times, and a new connection costs more than the transaction)."""
+        start = time.monotonic()
         try:
-            start = time.monotonic()
+            conn.execute("SET lock_timeout = %d" % int(self.lock_timeout * 1000))
+            row = conn.execute("SELECT doc FROM %s WHERE id = 1 FOR UPDATE" % TABLE).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            conn.rollback()
+            raise ProviderError("ledger", "the ledger at %s is locked by %s; waited %d s" % (
+                self.where, self._holder(), self.lock_timeout),
+                hint="Wait for that run to finish; a stuck one can be ended with pg_terminate_backend")
+        except psycopg.Error as exc:
+            raise self._error("cannot lock", exc)
+        self.lock_waits.append(time.monotonic() - start)
+        doc = check_document(row[0], self.where)
+        book = Book(doc, self, track=True)
+        yield book
+        if book.changes():
+            doc["updated_at"] = time.time()
             try:
-                conn.execute("SET lock_timeout = %d" % int(self.lock_timeout * 1000))
-                row = conn.execute("SELECT doc FROM %s WHERE id = 1 FOR UPDATE" % TABLE).fetchone()
-            except psycopg.errors.LockNotAvailable:
-                conn.rollback()
-                raise ProviderError("ledger", "the ledger at %s is locked by %s; waited %d s" % (
-                    self.where, self._holder(), self.lock_timeout),
-                    hint="Wait for that run to finish; a stuck one can be ended with pg_terminate_backend")
+                conn.execute("UPDATE %s SET doc = %%s, updated_at = now() WHERE id = 1" % TABLE,
+                             (json.dumps(doc),))
             except psycopg.Error as exc:
-                raise self._error("cannot lock", exc)
-            self.lock_waits.append(time.monotonic() - start)
-            doc = check_document(row[0], self.where)
-            book = Book(doc, self, track=True)
-            yield book
-            if book.changes():
-                doc["updated_at"] = time.time()
-                try:
-                    conn.execute("UPDATE %s SET doc = %%s, updated_at = now() WHERE id = 1" % TABLE,
-                                 (json.dumps(doc),))
-                except psycopg.Error as exc:
-                    raise self._error("cannot write", exc)
-            try:
-                conn.commit()
-            except psycopg.Error as exc:
-                raise self._error("cannot commit to", exc)
-        finally:
-            conn.close()
+                raise self._error("cannot write", exc)
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self._error("cannot commit to", exc)
 
     def _holder(self):
         try:
@@ -331,6 +349,11 @@ class PostgresLedger:
 
     def close(self):
         self._closed.set()
+        with self._txn_lock:
+            if self._txn_conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._txn_conn.close()
+                self._txn_conn = None
         with self._claims_lock:
             self._claims_held.clear()
             if self._claims_conn is not None:
