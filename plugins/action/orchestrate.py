@@ -5,10 +5,7 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import os
-
-import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
@@ -16,34 +13,14 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
-    INTEGRATION_VARS, UNKNOWN_VARS, unknown_host_vars)
+    ADDRESSES, INTEGRATION_VARS, SERVER_VARS, UNKNOWN_VARS, unknown_host_vars)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_variables
 
 GROUP = "scrubbing_integrations"
-ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "scrubbing")
-
-
-@functools.lru_cache(maxsize=None)
-def role_variables():
-    """The role's own variables, read from the role itself (defaults, argument spec, registered
-    results): playbook-wide ``scrubbing_*`` values set under all: vars reach every integration
-    host too, and are not typos there."""
-    def load(*path):
-        with open(os.path.join(ROLE, *path), encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-
-    def registered(tasks):
-        for task in tasks or []:
-            if task.get("register"):
-                yield task["register"]
-            for section in ("block", "rescue", "always"):
-                yield from registered(task.get(section))
-    names = set(load("defaults", "main.yml"))
-    names.update(load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"])
-    names.update(registered(load("tasks", "main.yml")))
-    return tuple(sorted(names))
+SERVERS = "scrubbing_servers"  # protected servers: their own firewall (local_firewall), over their own connection
 
 
 def as_data(value, where="incident"):
@@ -87,6 +64,13 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         self._integration_configs(task_vars)
+        self._server_results = None
+        if self._task.args.get("operation") == "record":
+            # What each protected server's own task reported (registered on that server's host).
+            hostvars = task_vars["hostvars"]
+            self._server_results = {name: as_data(hostvars[name].get("scrubbing_server_result"), name)
+                                    for name in task_vars.get("groups", {}).get(SERVERS, [])
+                                    if isinstance(hostvars[name].get("scrubbing_server_result"), dict)}
         if self._connection.transport != "local":
             refusal = self._pipeline_or_refuse()
             if refusal:
@@ -115,6 +99,8 @@ class ActionModule(ActionBase):
         # The integration configs are gathered here from host vars, not given in the task.
         original = self._task.args
         self._task.args = dict(original, integration_configs=self._configs)
+        if self._server_results is not None:
+            self._task.args["server_results"] = self._server_results
         if self._incident is not None:
             self._task.args["incident"] = self._incident
         try:
@@ -153,6 +139,8 @@ class ActionModule(ActionBase):
             if unknown:
                 config[UNKNOWN_VARS] = unknown
             configs[name] = config
+        for name in task_vars.get("groups", {}).get(SERVERS, []):
+            configs[name] = server_config(name, hostvars[name], name in configs)
         self._configs = configs
         return configs
 
@@ -204,3 +192,25 @@ def with_controller_credentials(config):
                 resolved[name] = os.environ[var]
                 break
     return dict(config, scrubbing_options=resolved)
+
+
+def server_config(name, host, also_integration=False):
+    """A protected server as an integration config: the local_firewall options it keeps in
+    scrubbing_local_firewall, and its own addresses (scrubbing_addresses, else ansible_host)."""
+    config = {"scrubbing_provider": "local_firewall",
+              "scrubbing_options": host.get("scrubbing_local_firewall") or {}}
+    for var in ("scrubbing_workspace", "scrubbing_auto"):
+        if var in host:
+            config[var] = host[var]
+    addresses = host.get("scrubbing_addresses")
+    if addresses is None:
+        addresses = host.get("ansible_host", name)
+    config[ADDRESSES] = addresses
+    unknown = unknown_host_vars([v for v in host if v not in SERVER_VARS and v not in INTEGRATION_VARS],
+                                role_variables() + SERVER_VARS)
+    if also_integration:
+        raise AnsibleActionFail("%s is in both groups scrubbing_integrations and scrubbing_servers: an integration "
+                                "host stands for a provider object, a server for itself; keep it in one" % name)
+    if unknown:
+        config[UNKNOWN_VARS] = unknown
+    return config

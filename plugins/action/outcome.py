@@ -35,20 +35,23 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("report_var", "whole_run", "show_summary"))
+    _VALID_ARGS = frozenset(("report_var", "whole_run", "show"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         var = self._task.args.get("report_var") or "scrubbing_result"
         report = task_vars.get(var)
         if not isinstance(report, dict):
-            raise AnsibleActionFail("ddos.scrubbing.outcome: %s is not defined: register the ddos.scrubbing.orchestrate "
-                                    "task's result as %s first" % (var, var))
+            raise AnsibleActionFail("ddos.scrubbing.outcome: %s is not defined: register the result of the "
+                                    "ddos.scrubbing.orchestrate task as %s first" % (var, var))
         check_mode = bool(self._task.check_mode)
         reports = report.get("reports") or [report]
         if boolean(self._task.args.get("whole_run", False)):
             played = task_vars.get("ansible_play_hosts_all") or ()
-            result.update(run_verdict(report, reports, played, boolean(self._task.args.get("show_summary", True))))
+            show = self._task.args.get("show") or "summary"
+            if show not in ("summary", "rows"):
+                raise AnsibleActionFail("ddos.scrubbing.outcome: show must be summary or rows, got %r" % show)
+            result.update(run_verdict(report, reports, played, show))
             return result
         host = task_vars.get("inventory_hostname")
         if host in task_vars.get("groups", {}).get(GROUP, ()):
@@ -69,7 +72,7 @@ def run_failures(reports):
             if "integrations" not in r and "rows" not in r]
 
 
-def run_verdict(report, reports, played, show_summary=True):
+def run_verdict(report, reports, played, show="summary"):
     failures = run_failures(reports)
     # An integration that failed but is not a host of this play (a --limit left it out) has no
     # host of its own to fail here: the run fails for it, naming it.
@@ -80,10 +83,10 @@ def run_verdict(report, reports, played, show_summary=True):
             "%s: %s" % (name, _last_failure(name, reports)) for name in unplayed))
     if failures:
         return dict(failed=True, changed=False, msg="; ".join(failures))
-    if not show_summary:
-        return dict(changed=False, msg="%d operation(s) ran" % len(reports))
+    # Shown at default verbosity, like a debug task: this is what the operator reads.
+    if show == "rows":
+        return dict(changed=False, rows=report.get("rows") or [], _ansible_verbose_always=True)
     summary = report.get("summary") or [r.get("msg", "") for r in reports]
-    # Shown at default verbosity, like a debug task: the summary is what the operator reads.
     return dict(changed=False, msg=summary, _ansible_verbose_always=True)
 
 

@@ -110,7 +110,7 @@ def _is_large_community(text):
 
 
 # The marker is part of the integration's identity, so it is compared in its canonical form ("00:1" is "0:1").
-MARKER = Shape("a BGP large community GLOBAL:DATA1:DATA2", _is_large_community, DEFAULT_MARKER,
+MARKER = Shape("a large community GLOBAL:DATA1:DATA2", _is_large_community, DEFAULT_MARKER,
                canonical=large_community)
 
 

@@ -24,6 +24,11 @@ RESERVED_OPTIONS = ("state", "snapshot", "targets", "target_attacks")
 # Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
 INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
                     "scrubbing_targets")
+# A protected server (group scrubbing_servers): its local_firewall options and its own addresses.
+SERVER_VARS = ("scrubbing_local_firewall", "scrubbing_addresses", "scrubbing_workspace", "scrubbing_auto")
+# The key under which the action plugin hands over a server's addresses (its scrubbing_addresses,
+# else its ansible_host): only a server's config has it.
+ADDRESSES = "scrubbing_addresses"
 # Where the action plugin puts an integration host's other scrubbing_* variables, which are
 # neither these nor the role's (playbook-wide) ones; see unknown_host_vars.
 UNKNOWN_VARS = "unknown_scrubbing_vars"
@@ -53,8 +58,9 @@ def _closest(name, known):
 class Integration:
     """One inventory host of the group scrubbing_integrations, validated."""
 
-    def __init__(self, name, provider_cls, options, workspace_name, auto, targets, secrets):
+    def __init__(self, name, provider_cls, options, workspace_name, auto, targets, secrets, addresses=None):
         self.name = name
+        self.addresses = addresses  # a protected server's own addresses (local_firewall), else None
         self.provider_cls = provider_cls
         self.provider = provider_cls.name
         self.options = options
@@ -92,8 +98,16 @@ class Integration:
             return "the incident names no target and scrubbing_targets limits it to %s" % limits
         return "the incident's target %s is outside its scrubbing_targets (%s)" % (target, limits)
 
+    @property
+    def on_server(self):
+        """Written over the protected server's own connection (a later task of the play), not from here."""
+        return self.addresses is not None
+
     def owned_networks(self):
-        """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider)."""
+        """The per-target mechanisms' owned_prefixes as networks (a bad one is named by the provider);
+        a protected server owns exactly its own addresses."""
+        if self.addresses is not None:
+            return [ipaddress.ip_network(a) for a in self.addresses]
         nets = []
         for item in self.options.get("owned_prefixes") or []:
             try:
@@ -158,7 +172,8 @@ def _load_one(name, hv):
     where = "integration %s" % name
     unknown = {var: next(iter(closest or {}), None) for var, closest in (hv.get(UNKNOWN_VARS) or {}).items()}
     # the module given integration_configs directly: every key must be an integration variable
-    unknown.update({k: _closest(k, INTEGRATION_VARS) for k in hv if k not in INTEGRATION_VARS + (UNKNOWN_VARS,)})
+    unknown.update({k: _closest(k, INTEGRATION_VARS) for k in hv
+                    if k not in INTEGRATION_VARS + (UNKNOWN_VARS, ADDRESSES)})
     if unknown:
         # Checked first: a misspelt scrubbing_provider or scrubbing_options explains what follows
         return None, ["%s: unknown host variable %s%s: rename or remove it. An integration host takes %s; the "
@@ -173,6 +188,9 @@ def _load_one(name, hv):
     except InputError as exc:
         return None, "%s: scrubbing_provider %r is unknown. %s" % (where, provider_name, exc.hint)
     where = "integration %s (%s)" % (name, provider_name)
+    addresses, error = _server_addresses(where, cls, hv)
+    if error:
+        return None, error
     options = hv.get("scrubbing_options") or {}
     if not isinstance(options, dict):
         return None, "%s: scrubbing_options must be a dict of %s options, got %s" % (
@@ -207,7 +225,34 @@ def _load_one(name, hv):
     if bad_target:
         return None, "%s: scrubbing_targets: %s" % (where, bad_target)
     secrets = sorted(set(str(v) for v in result._no_log_values if v))
-    return Integration(name, cls, params, ws, auto, targets, secrets), None
+    return Integration(name, cls, params, ws, auto, targets, secrets, addresses), None
+
+
+def _server_addresses(where, cls, hv):
+    """(a protected server's canonical addresses or None, error): local_firewall runs on the server
+    it protects, so it is configured on that server's host, never as an integration host."""
+    on_server = bool(getattr(cls, "runs_on_server", False))
+    if ADDRESSES not in hv:
+        if on_server:
+            return None, ("%s: local_firewall runs on the protected server itself: make the server a host of the "
+                          "group scrubbing_servers with these options in scrubbing_local_firewall" % where)
+        return None, None
+    if not on_server:
+        return None, "%s: scrubbing_addresses belongs to a protected server (group scrubbing_servers)" % where
+    raw = hv[ADDRESSES]
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not raw:
+        return None, ("%s: the server's addresses are unknown: set scrubbing_addresses (a list of the IP addresses "
+                      "its attacks target), or ansible_host to its IP address" % where)
+    addresses = []
+    for item in raw:
+        try:
+            address = ipaddress.ip_address(str(item).strip())
+        except ValueError:
+            return None, ("%s: scrubbing_addresses: %r is not an IP address (without a prefix length); when "
+                          "ansible_host is a name, set scrubbing_addresses" % (where, item))
+        addresses.append(str(address))
+    return sorted(set(addresses), key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a))), None
 
 
 def conflicts(integrations):
@@ -233,23 +278,31 @@ def _overlapping_routes(integrations):
     withdraw) each other's routes: 10.0.0.0/8 and 10.1.0.0/16 are not equal, yet they meet. The
     speaker is compared in its canonical form: 127.0.0.1:50051 and localhost:50051 are one."""
     errors = []
-    per_target = [i for i in integrations if i.per_target]
-    for n, first in enumerate(per_target):
-        for second in per_target[n + 1:]:
-            if (first.provider, first.canonical("speaker_address")) != (
-                    second.provider, second.canonical("speaker_address")):
-                continue
-            shared = [(a, b) for a in first.owned_networks() for b in second.owned_networks()
-                      if a.version == b.version and a.overlaps(b)]
-            if shared:
-                speakers = [str(i.options.get("speaker_address")) for i in (first, second)]
-                errors.append("integrations %s and %s both announce %s routes for %s and %s through the speaker at "
-                              "%s: one's withdrawal would remove the other's. Give each address range to one "
-                              "integration" % (first.name, second.name, first.provider, shared[0][0], shared[0][1],
-                                               speakers[0] if speakers[0] == speakers[1] else
-                                               "%s (%s) and %s (%s), one speaker" % (
-                                                   speakers[0], first.name, speakers[1], second.name)))
+    speakers = {}  # one pass, then pairs only within a speaker: hundreds of BGP integrations stay cheap
+    for integ in integrations:
+        if integ.per_target and not integ.on_server:  # servers hold their own tables (anycast is fine)
+            speakers.setdefault((integ.provider, integ.canonical("speaker_address")), []).append(integ)
+    for _speaker, sharing in sorted(speakers.items()):
+        owned = [(integ, integ.owned_networks()) for integ in sharing]
+        for n, first in enumerate(owned):
+            for second in owned[n + 1:]:
+                errors.extend(_shared_routes(first, second))
     return errors
+
+
+def _shared_routes(first_owned, second_owned):
+    """The refusal (a list of at most one message) for two per-target integrations on one speaker,
+    each given with its owned networks."""
+    (first, mine), (second, theirs) = first_owned, second_owned
+    shared = [(a, b) for a in mine for b in theirs if a.version == b.version and a.overlaps(b)]
+    if not shared:
+        return []
+    written = [str(i.options.get("speaker_address")) for i in (first, second)]
+    speaker = written[0] if written[0] == written[1] else "%s (%s) and %s (%s), one speaker" % (
+        written[0], first.name, written[1], second.name)
+    return ["integrations %s and %s both announce %s routes for %s and %s through the speaker at %s: one's "
+            "withdrawal would remove the other's. Give each address range to one integration" % (
+                first.name, second.name, first.provider, shared[0][0], shared[0][1], speaker)]
 
 
 def _parse_targets(raw):

@@ -68,7 +68,9 @@ def decide(doc, integ, now, hold_down):
     if needing:
         return Decision(True, "needed by incident %s" % ", ".join(sorted(needing)), needing)
     if not was_on:
-        return Decision(None, "no incident needs it")
+        # Say why an active incident leaves it alone (no target, or one outside scrubbing_targets).
+        why = next((w for w in (integ.left_alone_because(r.get("target")) for r in incidents.values()) if w), None)
+        return Decision(None, why or "no incident needs it")
     if incidents:
         return Decision(True, "kept: incident %s of workspace %s still active" % (
             ", ".join(sorted(incidents)), integ.workspace), incidents)
@@ -134,7 +136,7 @@ def manual_withdrawal(doc, integ, now, hold_down, force):
             % decision.reason), False
 
 
-def event_refusal(incident, now, window):
+def event_refusal(incident, now, window, setting="scrubbing_event_window"):
     """Why an event must not count (None: it counts), judged once, by when it arrived.
 
     ``incident["timestamp"]`` is when the detector sent it; ``incident["received"]`` when the
@@ -144,6 +146,7 @@ def event_refusal(incident, now, window):
     ledger judges the same way with the stamp the listener put on it, so an event that waited
     in the queue behind a hung provider is not refused later for the time it spent waiting.
     An arrival stamp later than now (beyond the window: clocks of two machines) is refused.
+    ``setting`` names the window's setting in the message (the listener's is ``event_window``).
     """
     stamp = incident.get("timestamp")
     if stamp is None or not window:
@@ -154,14 +157,13 @@ def event_refusal(incident, now, window):
     else:
         when = "its arrival at %s" % ts(arrival)
         if arrival - now > window:
-            return ("the event's arrival stamp %s is %d s after now, outside the %d s window "
-                    "(scrubbing_event_window): a forged stamp, or a listener whose clock is wrong"
-                    % (ts(arrival), arrival - now, window))
+            return ("the event's arrival stamp %s is %d s after now, outside the %d s window (%s): a forged "
+                    "stamp, or a listener whose clock is wrong" % (ts(arrival), arrival - now, window, setting))
     skew = arrival - stamp
     if abs(skew) > window:
-        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (scrubbing_event_window): a "
-                "replay, or a clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when,
-                                                      window))
+        return ("stale event: its timestamp %s is %d s %s %s, outside the %d s window (%s): a replay, or a "
+                "clock that is wrong" % (ts(stamp), abs(skew), "before" if skew > 0 else "after", when, window,
+                                         setting))
     return None
 
 

@@ -27,6 +27,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.digitaloc
     DigitalOceanFirewall)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.hetzner_firewall import HetznerFirewall
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.linode_firewall import LinodeFirewall
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.local_firewall import LocalFirewall
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.ovh_mitigation import OvhMitigation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.vultr_firewall import VultrFirewall
 
@@ -43,6 +44,7 @@ _CLASSES = (
     LinodeFirewall,
     BgpBlackhole,
     BgpFlowspec,
+    LocalFirewall,
 )
 
 # name (= module name, = the inventory's scrubbing_provider) -> class

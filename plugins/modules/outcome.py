@@ -49,10 +49,13 @@ options:
     description: The run's verdict (run it once, with C(run_once)) instead of one host's outcome.
     type: bool
     default: false
-  show_summary:
-    description: With O(whole_run=true), print the run's summary (for the status operation, its table).
-    type: bool
-    default: true
+  show:
+    description:
+      - With O(whole_run=true), what to print: V(summary), one line per integration (for the status
+        operation, its table), or V(rows), the status operation's rows (the JSON status).
+    type: str
+    choices: [summary, rows]
+    default: summary
 """
 
 EXAMPLES = r"""
@@ -77,10 +80,15 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - What happened to this integration, with the reason (V(activated, because needed by incident A),
-      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines.
+    - "What happened to this integration, with the reason (V(activated, because needed by incident A),
+      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines."
   returned: always
   type: raw
+rows:
+  description: With O(show=rows), the status operation's rows.
+  returned: with O(whole_run=true) and O(show=rows)
+  type: list
+  elements: dict
 active:
   description: Whether the integration is active after the run (in check mode, would be).
   returned: when known
@@ -93,7 +101,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(report_var=dict(type="str", default="scrubbing_result"),
                                               whole_run=dict(type="bool", default=False),
-                                              show_summary=dict(type="bool", default=True)),
+                                              show=dict(type="str", choices=["summary", "rows"], default="summary")),
                            supports_check_mode=True)
     module.fail_json(msg="ddos.scrubbing.outcome runs on the controller as an action plugin; it cannot run as a module")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -25,10 +26,27 @@ def _keygen(path, comment):
                    stdout=subprocess.DEVNULL)
 
 
+def _wait_listening(address, port, timeout):
+    if address == "127.0.0.1":
+        return net.wait_port(port, timeout)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            if sock.connect_ex((address, port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 class SshServer:
     """``with SshServer(tmp_dir) as ssh:`` -> ``ssh.port``, ``ssh.client_key``, ``ssh.home``, ``ssh.inventory_vars()``."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, address="127.0.0.1", netns=None):
+        """``address``/``netns``: listen there instead, inside a network namespace the test made
+        (a protected server of the local_firewall tests)."""
+        self.address = address
+        self.netns = netns
         self.dir = str(directory)
         self.host_key = os.path.join(self.dir, "ssh_host_ed25519_key")
         self.client_key = os.path.join(self.dir, "client_ed25519_key")
@@ -58,11 +76,11 @@ class SshServer:
         with open(self.host_key + ".pub", encoding="utf-8") as pub:
             key_type, key = pub.read().split()[:2]
         with open(self.known_hosts, "w", encoding="utf-8") as out:
-            out.write("[127.0.0.1]:%d %s %s\n" % (self.port, key_type, key))
+            out.write("[%s]:%d %s %s\n" % (self.address, self.port, key_type, key))
         with open(self.config, "w", encoding="utf-8") as out:
             out.write("\n".join([
                 "Port %d" % self.port,
-                "ListenAddress 127.0.0.1",
+                "ListenAddress %s" % self.address,
                 "HostKey %s" % self.host_key,
                 "PidFile %s" % self.pid_file,
                 "AuthorizedKeysFile %s" % self.authorized_keys,
@@ -79,10 +97,12 @@ class SshServer:
             ]))
         with open(self.log, "w", encoding="utf-8") as log:
             # -D: stay in the foreground so the pid we hold is sshd's; -e: log to our file.
-            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config], stdout=log, stderr=subprocess.STDOUT)
-        if not net.wait_port(self.port, 20):
+            prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+            self.proc = subprocess.Popen(prefix + [SSHD, "-D", "-e", "-f", self.config], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        if not _wait_listening(self.address, self.port, 20):
             self.stop()
-            raise AssertionError("sshd did not listen on 127.0.0.1:%d:\n%s" % (self.port, self.output()))
+            raise AssertionError("sshd did not listen on %s:%d:\n%s" % (self.address, self.port, self.output()))
         return self
 
     def output(self):
@@ -93,7 +113,7 @@ class SshServer:
         """Host vars that make a host reach this server (the state host of the tests)."""
         return {
             "ansible_connection": "ssh",
-            "ansible_host": "127.0.0.1",
+            "ansible_host": self.address,
             "ansible_port": self.port,
             "ansible_user": "root",
             "ansible_ssh_private_key_file": self.client_key,

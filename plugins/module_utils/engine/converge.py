@@ -231,6 +231,9 @@ class Converger:
         return finished
 
     def _pipeline(self, task):
+        if task.integ.on_server:
+            self._hand_over(task)
+            return
         integ, decision = task.integ, task.decision
         name = integ.name
         wanted = bool(decision.wanted)
@@ -284,6 +287,32 @@ class Converger:
         finally:
             provider.close()
 
+    def _hand_over(self, task):
+        """A protected server's own firewall is written over the server's own connection, by the
+        play's next task (ddos.scrubbing.server_firewall), not from here: the run records the
+        intent (re-decided like any write) and hands the decision over; the task after that
+        records what each server reported (the ``record`` operation)."""
+        integ, decision = task.integ, task.decision
+        name = integ.name
+        try:
+            if not self.check_mode:
+                def intent(book):
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                            decision.key():
+                        book.release(name)
+                        return False
+                    rec = book.integration(name)
+                    book.write_intent(name, "activate" if decision.wanted else "withdraw", rec["snapshot"] or
+                                      {"present": False}, self.clock())
+                    book.release(name)  # the claim is this process's; the server's task runs in others
+                    return True
+                if not self.commits.apply(intent):
+                    task.result = report.superseded_row(task)
+                    return
+            task.result = report.handed_over_row(task)
+        except ProviderError as exc:
+            task.result = report.failure_row(task, _NoCalls(), self._scrub(str(exc)))
+
     def _note_failure(self, name, message):
         def failure(book):
             if book.holds_claim(name, self.who):  # else another run took it over: theirs to record
@@ -316,6 +345,10 @@ class Converger:
                 out[name] = on_timeout(name, "no answer within scrubbing_deadline=%ss" % self.deadline)
         return {n: out[n] for n in names}
 
+    def _txn(self):
+        """One ledger transaction outside a run's pipelines (they go through ``self.commits``)."""
+        return self.ledger.transaction(dry_run=self.check_mode)
+
     def _known(self, names):
         unknown = [n for n in names if n not in self.integrations]
         if unknown:
@@ -330,3 +363,13 @@ class Converger:
         if isinstance(value, list):
             return [self._scrub(v) for v in value]
         return value
+
+
+class _NoCalls:
+    """A provider stand-in for a row about an integration this process never called."""
+
+    warnings = ()
+
+    @staticmethod
+    def api_calls():
+        return []

@@ -25,7 +25,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Inpu
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
 from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
-    decide, forced_off_cleared, manual_withdrawal, routes_for)
+    decide, forced_off_cleared, hold_promise, manual_withdrawal, routes_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
     build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
@@ -33,7 +33,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend impo
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
     active_incidents, integration_names, integration_view, quiet_since, workspace_names)
 
-OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile")
+OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile", "record")
 
 ARGUMENT_SPEC = dict(
     operation=dict(type="str", required=True, choices=list(OPERATIONS)),
@@ -50,6 +50,8 @@ ARGUMENT_SPEC = dict(
     live=dict(type="bool", default=True),
     status_format=dict(type="str", default="table", choices=["table", "json", "prometheus"]),
     status_file=dict(type="path"),
+    # ``record``: what each protected server's own connection reported (ddos.scrubbing.server_firewall)
+    server_results=dict(type="dict", default={}),
 )
 
 
@@ -87,6 +89,8 @@ def run_operation(params, check_mode=False):
             report = orch.reconcile()
         elif operation == "test":
             report = orch.test(names)
+        elif operation == "record":
+            report = orch.record(params.get("server_results") or {})
         else:
             status_format, status_file = params.get("status_format") or "table", params.get("status_file")
             report = orch.status(live=params.get("live", True))
@@ -151,6 +155,9 @@ class Orchestrator(Converger):
                                                                                 refusal),
                                  hint="Nothing was recorded or called")
             notes[:] = found  # idempotent: a group commit may run this change again
+            if incident["status"] == "resolved":
+                until, targets = hold_promise(book.doc, ws_name, incident["id"], self.hold_down)
+                book.promise_hold(ws_name, until, targets, self.clock())
             if incident["status"] == "resolved" and forced_off_cleared(book.doc, ws_name):
                 book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
 
@@ -190,6 +197,35 @@ class Orchestrator(Converger):
                     rec["forced_off"] = True  # auto-activation leaves it off until the workspace is quiet
         return self._converge(list(names), unpin, force_state={n: False for n in names}, refused=refused)
 
+    def record(self, server_results):
+        """Record what each protected server's own firewall did, as its task reported it: the
+        outcome after the write, like any provider's (the intent was recorded by the run before)."""
+        rows = {}
+        now = self.clock()
+        for name, result in sorted(server_results.items()):
+            integ = self.integrations.get(name)
+            if integ is None or not integ.on_server or not isinstance(result, dict):
+                continue
+            if result.get("skipped"):
+                continue
+            failed = bool(result.get("failed") or result.get("unreachable"))
+            rows[name] = {"integration": name, "provider": integ.provider, "workspace": integ.workspace,
+                          "changed": bool(result.get("changed")), "failed": failed, "active": result.get("active"),
+                          "action": result.get("action") or "none", "reason": result.get("reason"),
+                          "msg": self._scrub(str(result.get("msg") or "")) if failed else None}
+        if rows and not self.check_mode:
+            with self._txn() as book:
+                for name, row in rows.items():
+                    result = server_results[name]
+                    if row["failed"]:
+                        reason = "unreachable: " if result.get("unreachable") else ""
+                        book.record_failure(name, "%s%s" % (reason, row["msg"]), now)
+                    else:
+                        book.record_success(name, bool(result.get("active")), {"present": False}, row["changed"],
+                                            now, result.get("incidents") or (), result.get("targets") or [])
+        return {"integrations": rows, "changed": any(r["changed"] for r in rows.values()),
+                "failed": sorted(n for n, r in rows.items() if r["failed"])}
+
     def reconcile(self):
         return self._converge(sorted(self.integrations), None)
 
@@ -197,6 +233,9 @@ class Orchestrator(Converger):
         self._known(names)
 
         def one(name):
+            if self.integrations[name].on_server:
+                return {"ok": True, "on_server": True, "provider": self.integrations[name].provider, "findings": [],
+                        "msg": "tested on the server itself by the next task (local_firewall_info)"}
             provider = self.integrations[name].new_provider()
             try:
                 report = build_test_report(provider, check_mode=self.check_mode)
@@ -214,6 +253,8 @@ class Orchestrator(Converger):
         if live:
             def one(name):
                 integ = self.integrations[name]
+                if integ.on_server:
+                    return {"active": None, "error": None, "says": "on the server: the test playbook reads it"}
                 rec = integration_view(doc, name)
                 provider = integ.new_provider(routes=routes_for(doc, integ, rec.get("targets") or []))
                 try:

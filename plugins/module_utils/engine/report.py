@@ -42,6 +42,19 @@ def failure_row(task, provider, message, landed=False):
             "api_calls": len(provider.api_calls()), "warnings": provider.warnings}
 
 
+def handed_over_row(task):
+    """A protected server's decision, for the play's next task to write over the server's connection."""
+    integ, decision = task.integ, task.decision
+    wanted = bool(decision.wanted)
+    extra = task.extra or {}
+    return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
+            "action": "activate" if wanted else "withdraw", "wanted": wanted, "changed": False, "failed": False,
+            "on_server": True, "reason": decision.reason, "incidents": decision.incidents,
+            "targets": decision.targets or [],
+            "module_args": {"state": "active" if wanted else "inactive", "targets": decision.targets or [],
+                            "target_attacks": extra.get("target_attacks") or {}}}
+
+
 def superseded_row(task):
     integ = task.integ
     return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
@@ -68,6 +81,10 @@ def outcome_line(row, check_mode=False):
     if row.get("failed"):
         return "FAILED: %s" % row.get("msg")
     reason = row.get("reason")
+    if row.get("on_server") and "module_args" in row:
+        targets = ", ".join(row.get("targets") or []) or "no address"
+        return "%s on the server itself (its own task, next) for %s, because %s" % (
+            "to be written" if row.get("wanted") else "to be withdrawn", targets, reason)
     because = ", because %s" % reason if reason else ""
     action = row.get("action")
     if action in ("activate", "withdraw") and row.get("changed"):

@@ -15,6 +15,7 @@ the same canonical form they are built in, so a re-run compares like with like.
 from __future__ import annotations
 
 import ipaddress
+import math
 import struct
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._bgp import (
@@ -149,7 +150,7 @@ class BgpFlowspec(BgpProvider):
 
     def option_checks(self):
         # the match as each address family of owned_prefixes will build it, and the action
-        versions = sorted({net.version for net in self.owned()}) if self.params.get("owned_prefixes") else []
+        versions = sorted({v for v in (_family_of(p) for p in self.params.get("owned_prefixes") or []) if v})
         return super().option_checks() + [self.action] + [
             (lambda version=version: self.base_match(version, checking=True)) for version in versions]
 
@@ -173,7 +174,7 @@ class BgpFlowspec(BgpProvider):
         rate = self.params.get("rate")
         if self.params["action"] == "discard":
             rate = None
-        elif rate is None or rate <= 0:
+        elif rate is None or not math.isfinite(rate) or rate <= 0:
             self.fail("action rate_limit needs a positive rate (bytes per second), got %r" % (rate,),
                       hint="Set rate, e.g. rate: 125000 for 1 Mbit/s, or use action: discard")
         try:

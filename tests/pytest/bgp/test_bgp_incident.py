@@ -176,6 +176,10 @@ def test_every_run_refuses_bad_bgp_options_of_any_integration_before_any_call(la
                   "option match.protocols: 'quic' is not valid"),
         "srcfamily": (bgp("bgp_flowspec", match={"source_prefix": "2001:db8::/32"}, marker="4200000000:666:2"),
                       "option match.source_prefix 2001:db8::/32 is IPv6, but owned_prefixes has IPv4 prefixes"),
+        "flowany": (bgp("bgp_flowspec", owned_prefixes=["::/0"], marker="4200000000:666:4"),
+                    "owned_prefixes contains ::/0"),
+        "nanrate": (bgp("bgp_flowspec", action="rate_limit", rate="nan", marker="4200000000:666:5"),
+                    "action rate_limit needs a positive rate"),
         "srczone": (bgp("bgp_flowspec", match={"source_prefix": "198.51.100.0%z/24"}, marker="4200000000:666:3"),
                     "option match.source_prefix: '198.51.100.0%z/24' is not valid"),
     }

@@ -233,8 +233,9 @@ def test_an_incident_without_a_target_leaves_target_scoped_integrations_alone(sa
     state = sandbox.state()["cloudflare"]
     assert not state["accounts"][ACCOUNT][PREFIX]["advertised"], "a scoped integration acted on an untargeted incident"
     assert [z["security_level"] for z in state["zones"].values()] == ["under_attack"]
-    assert "healthy (cloudflare_magic_transit): unchanged, now inactive" in proc.output, proc.output[-3000:]
-    assert "zone (cloudflare_under_attack): activated, now active" in proc.output, proc.output[-3000:]
+    assert "healthy (cloudflare_magic_transit): stays inactive, because the incident names no target and " \
+           "scrubbing_targets limits it to 203.0.113.0/24" in proc.output, proc.output[-3000:]
+    assert "zone (cloudflare_under_attack): activated" in proc.output, proc.output[-3000:]
     doc = read_ledger(ledger)
     assert not doc["integrations"].get("healthy", {}).get("active")
 
