@@ -54,8 +54,9 @@ def test_a_run_of_forty_integrations_rewrites_the_ledger_a_few_times_not_eighty(
     assert intents_seen == {n: "activate" for n in names}, "a write went out before its intent was durable"
     doc = ledger.read()
     assert all(doc["integrations"][n]["active"] and doc["integrations"][n]["pending"] is None for n in names)
-    # one for the event and the claims, then the intents and the outcomes, batched as they arrive
-    assert len(rewrites) <= 12, "%d ledger rewrites for 40 integrations: one transaction each?" % len(rewrites)
+    # one for the event and the claims, then the intents and the outcomes, batched as they arrive: how
+    # many batches depends on the machine's load, but one transaction per change is 81
+    assert len(rewrites) <= 41, "%d ledger rewrites for 40 integrations: one transaction each?" % len(rewrites)
 
 
 def test_a_failing_change_in_a_batch_takes_no_neighbour_with_it(tmp_path):
