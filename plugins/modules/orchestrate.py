@@ -90,7 +90,11 @@ options:
     type: int
     default: 0
   workers:
-    description: How many providers are called at once.
+    description:
+      - How many integrations' pipelines (provider reads and writes) run at once; bounds a burst of
+        connections to the providers.
+      - A pipeline still busy after 2 seconds gives its slot back and goes on running, so a hung
+        provider delays the integrations queued behind it by 2 seconds at most.
     type: int
     default: 64
   live:
