@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole suite: unit and sandbox tests, playbook integration
-# tests, the EDA/FastNetMon end-to-end test, ansible-test sanity, ansible-lint (production
-# profile) and the molecule scenario. Exit status is non-zero if any part fails.
+# Set everything up and run the whole suite: the pytest suite (unit, sandbox, playbooks, EDA,
+# AWX), then what reviewers run on a collection - galaxy-importer on the built tarball,
+# antsibull-docs, ansible-lint (production profile, the whole collection root), antsibull-changelog
+# lint, ansible-builder create (execution and decision environments), ansible-test sanity on
+# ansible-core 2.19 (Python 3.11) and 2.20 (Python 3.12) - and the role's molecule scenario.
+# The reviewers' tools run at the same time (each waits on its own processes); every step's
+# time is printed. Exit status is non-zero if any part fails. Options go to pytest.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here" || exit 1
-bash scripts/setup.sh test || exit 1
 venv="$here/.venv/bin"
 export PATH="$venv:$PATH"
-collections="$(bash scripts/install-collection.sh)" || exit 1
-installed="$collections/ansible_collections/ddos/scrubbing"
-bash scripts/ensure-debian.sh || exit 1
 failed=()
+times=()
 step() { echo; echo "==================== $1"; }
+took() { times+=("$(printf '%-28s %5ds' "$1" "$2")"); }
 
-step "pytest (unit, sandbox, playbooks, EDA)"
+begin=$SECONDS
+start=$SECONDS
+bash scripts/setup.sh test || exit 1
+collections="$(bash scripts/install-collection.sh)" || exit 1
+tarball="$(ls "$(dirname "$collections")"/dist/ddos-scrubbing-*.tar.gz)"
+bash scripts/ensure-debian.sh || exit 1
+took "setup, build, prerequisites" $((SECONDS - start))
+
+step "pytest (unit, sandbox, playbooks, EDA, AWX)"
+start=$SECONDS
 # -rs prints every skip and its reason; in CI (CI=true) a skipped test fails the step: a
 # prerequisite missing there is a broken setup, not a pass.
 pytest_log="$(mktemp /tmp/ddos-pytest.XXXXXX)"
@@ -28,19 +39,51 @@ if [ "${CI:-}" = true ] && grep -q '^SKIPPED' "$pytest_log"; then
   failed+=(pytest-skips)
 fi
 rm -f "$pytest_log"
+took pytest $((SECONDS - start))
 
-step "ansible-test sanity (every tracked file, in a git tree)"
-bash scripts/sanity.sh || failed+=(sanity)
-
-step "ansible-lint (production profile)"
-( cd "$installed" && ANSIBLE_COLLECTIONS_PATH="$collections" "$venv/ansible-lint" --offline --profile production \
-    playbooks roles ) || failed+=(ansible-lint)
+# The reviewers' tools, at the same time; each one's output is printed when all are done.
+work="$(mktemp -d /tmp/ddos-review.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+tree="$(bash scripts/collection-tree.sh "$work/tree")" || exit 1
+review() {   # NAME COMMAND...: run in the background, output to $work/NAME.log, status and time to NAME.done
+  local name="$1"
+  shift
+  ( s=$SECONDS; "$@" > "$work/$name.log" 2>&1; echo "$? $((SECONDS - s))" > "$work/$name.done" ) &
+}
+in_tree() { ( cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$work/tree" "$@" ); }
+start=$SECONDS
+review galaxy-importer bash scripts/galaxy-importer.sh "$tarball"
+review antsibull-docs in_tree "$venv/antsibull-docs" lint-collection-docs --plugin-docs .
+review ansible-lint in_tree "$venv/ansible-lint" --offline --profile production --nocolor
+review antsibull-changelog in_tree "$venv/antsibull-changelog" lint
+review ansible-builder bash scripts/builder-create.sh "$work/builder" "$tarball"
+review sanity-2.19 bash scripts/sanity.sh --core 2.19
+review sanity-2.20 bash scripts/sanity.sh --core 2.20
+wait
+for name in galaxy-importer antsibull-docs ansible-lint antsibull-changelog ansible-builder sanity-2.19 sanity-2.20; do
+  read -r rc seconds < "$work/$name.done"
+  step "$name ($seconds s, exit status $rc)"
+  # sanity prints every pip install of its test venvs: show what it found, not how it got there
+  case "$name" in
+    sanity-*) grep -vE '^(Collecting|Downloading|Processing|Installing|Successfully|Requirement|WARNING: Location|  )' \
+                "$work/$name.log" ;;
+    *) cat "$work/$name.log" ;;
+  esac
+  [ "$rc" -eq 0 ] || failed+=("$name")
+  took "$name" "$seconds"
+done
+took "reviewers' tools (together)" $((SECONDS - start))
 
 if [ -d roles/scrubbing/molecule ]; then
   step "molecule (role scenario)"
+  start=$SECONDS
   ( cd roles/scrubbing && ANSIBLE_COLLECTIONS_PATH="$collections" "$venv/molecule" test ) || failed+=(molecule)
+  took molecule $((SECONDS - start))
 fi
 
+took total $((SECONDS - begin))
+step "times"
+printf '%s\n' "${times[@]}"
 echo
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"

@@ -17,9 +17,10 @@ with a new id (a resolved id is closed for good). The event carries ``timestamp`
 It posts the event to the rulebook's internal webhook (``POST /fastnetmon/<workspace>`` with the
 bearer token; straight to ``webhook_url``: no proxy from the environment, and a redirect is
 never followed, since following it would hand the token and the event to whatever host it
-names and log the other host's answer as a delivery), or, with ``mode = playbook``, starts ``ansible-playbook ddos.scrubbing.incident``
-detached. Each answer is logged for what it says: queued, already received (an earlier attempt
-got through), refused and why. No answer or no connection is retried with the same delivery id
+names and log the other host's answer as a delivery), or, with ``mode = playbook``, starts
+``ansible-playbook ddos.scrubbing.incident`` detached. Each answer is logged for what it says:
+queued, already received (an earlier attempt got through), refused and why; a redirect, or an
+answer that is not the rulebook's, is NOT DELIVERED. No answer or no connection is retried with the same delivery id
 (so the rulebook and the ledger never take it twice) until ``budget`` seconds have passed.
 
 Whatever happens it reads all of stdin (FastNetMon can crash otherwise) and exits 0 within the

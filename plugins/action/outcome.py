@@ -12,6 +12,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import SERVERS, server_outcome
 
 GROUP = "scrubbing_integrations"
 
@@ -33,25 +34,30 @@ class ActionModule(ActionBase):
     """
 
     TRANSFERS_FILES = False
-    _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("report_var", "whole_run", "show_summary"))
+    _VALID_ARGS = frozenset(("report_var", "whole_run", "show"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         var = self._task.args.get("report_var") or "scrubbing_result"
         report = task_vars.get(var)
         if not isinstance(report, dict):
-            raise AnsibleActionFail("ddos.scrubbing.outcome: %s is not defined: register the ddos.scrubbing.orchestrate "
-                                    "task's result as %s first" % (var, var))
+            raise AnsibleActionFail("ddos.scrubbing.outcome: %s is not defined: register the result of the "
+                                    "ddos.scrubbing.orchestrate task as %s first" % (var, var))
         check_mode = bool(self._task.check_mode)
         reports = report.get("reports") or [report]
         if boolean(self._task.args.get("whole_run", False)):
             played = task_vars.get("ansible_play_hosts_all") or ()
-            result.update(run_verdict(report, reports, played, boolean(self._task.args.get("show_summary", True))))
+            show = self._task.args.get("show") or "summary"
+            if show not in ("summary", "rows"):
+                raise AnsibleActionFail("ddos.scrubbing.outcome: show must be summary or rows, got %r" % show)
+            result.update(run_verdict(report, reports, played, show))
             return result
         host = task_vars.get("inventory_hostname")
-        if host in task_vars.get("groups", {}).get(GROUP, ()):
+        if host in task_vars.get("groups", {}).get(SERVERS, ()):
+            # a protected server: its own firewall, written here over its own connection
+            result.update(server_outcome(self, host, report, task_vars))
+        elif host in task_vars.get("groups", {}).get(GROUP, ()):
             result.update(host_outcome(host, reports, check_mode, bool(self._task.diff)))
         else:
             result.update(changed=False, msg="not an integration: the run's results are on the integrations' hosts")
@@ -69,7 +75,7 @@ def run_failures(reports):
             if "integrations" not in r and "rows" not in r]
 
 
-def run_verdict(report, reports, played, show_summary=True):
+def run_verdict(report, reports, played, show="summary"):
     failures = run_failures(reports)
     # An integration that failed but is not a host of this play (a --limit left it out) has no
     # host of its own to fail here: the run fails for it, naming it.
@@ -80,11 +86,16 @@ def run_verdict(report, reports, played, show_summary=True):
             "%s: %s" % (name, _last_failure(name, reports)) for name in unplayed))
     if failures:
         return dict(failed=True, changed=False, msg="; ".join(failures))
-    if not show_summary:
-        return dict(changed=False, msg="%d operation(s) ran" % len(reports))
+    # Likewise a change to an integration that is not a host of this play is booked here, so that
+    # a play without the integrations' hosts (--limit localhost, a role run on localhost) still
+    # reports that something changed.
+    changed = any(name not in played and row.get("changed")
+                  for r in reports for name, row in (r.get("integrations") or {}).items())
+    # Shown at default verbosity, like a debug task: this is what the operator reads.
+    if show == "rows":
+        return dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
     summary = report.get("summary") or [r.get("msg", "") for r in reports]
-    # Shown at default verbosity, like a debug task: the summary is what the operator reads.
-    return dict(changed=False, msg=summary, _ansible_verbose_always=True)
+    return dict(changed=changed, msg=summary, _ansible_verbose_always=True)
 
 
 def _last_failure(name, reports):

@@ -41,7 +41,7 @@ options:
     type: str
     aliases: [secret_key, aws_secret_key]
   session_token:
-    description: AWS session token for temporary credentials. Falls back to E(AWS_SESSION_TOKEN), E(AWS_SECURITY_TOKEN).
+    description: AWS session token of temporary (STS) credentials; empty means none. Falls back to E(AWS_SESSION_TOKEN), E(AWS_SECURITY_TOKEN).
     type: str
     aliases: [aws_session_token]
   endpoint_url:

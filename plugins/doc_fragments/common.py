@@ -45,7 +45,7 @@ options:
       - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
       - Must be C(https://); plain C(http://) is accepted only for a loopback host (127.0.0.0/8,
         C(::1), C(localhost)), so credentials never cross a network in clear text.
-      - A redirect (any HTTP 3xx) from it is never followed: the call fails naming the host the
+      - A redirect (any HTTP 3xx) from it is never followed; the call fails naming the host the
         redirect pointed at, and nothing is sent there.
     type: str
   timeout:
@@ -69,7 +69,7 @@ options:
       - Point it at the bundled sandbox (C(ddos-sandbox serve)) to rehearse or test.
       - Must be C(https://); plain C(http://) is accepted only for a loopback host (127.0.0.0/8,
         C(::1), C(localhost)), so credentials never cross a network in clear text.
-      - A redirect (any HTTP 3xx) from it is never followed: the call fails naming the host the
+      - A redirect (any HTTP 3xx) from it is never followed; the call fails naming the host the
         redirect pointed at, and nothing is sent there.
     type: str
   timeout:

@@ -167,10 +167,13 @@ def blank_options(provider_cls, params):
     set to an empty or blank string. The argument spec takes "" as a value, and a provider called
     with an empty login answers 401 (Hetzner Robot counts it toward blocking the caller's address)."""
     shapes = getattr(provider_cls, "shapes", {})
+    # Options whose empty value means "none" (an AWS session token: long-term keys have none, and
+    # AWX's credential type injects it empty for them).
+    may_be_empty = getattr(provider_cls, "may_be_empty", ())
     errors = []
     for option, spec in provider_cls.options.items():
         checked = spec.get("no_log") or (spec.get("required") and option not in shapes)  # a shape says more
-        if spec.get("type", "str") != "str" or not checked:
+        if spec.get("type", "str") != "str" or not checked or option in may_be_empty:
             continue
         value = params.get(option)
         if not isinstance(value, str) or value.strip():

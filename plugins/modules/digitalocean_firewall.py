@@ -23,6 +23,7 @@ description:
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
+  - ddos.scrubbing.digitalocean
   - ddos.scrubbing.common
   - ddos.scrubbing.lockdown
   - ddos.scrubbing.attributes
@@ -33,13 +34,6 @@ attributes:
     membership:
       - ddos.scrubbing.digitalocean
 options:
-  api_token:
-    description:
-      - Personal access token with C(firewall:read) and C(firewall:update) (plus C(droplet:read) and C(tag:read)
-        when Droplets or tags are attached).
-      - Falls back to E(DIGITALOCEAN_ACCESS_TOKEN), E(DIGITALOCEAN_TOKEN), then E(DO_API_TOKEN).
-    type: str
-    required: true
   firewall_id:
     description: The firewall's ID (Networking, Firewalls, the firewall; the ID is in the URL); a UUID, checked before any call.
     type: str

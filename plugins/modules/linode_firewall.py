@@ -22,6 +22,7 @@ description:
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
+  - ddos.scrubbing.linode
   - ddos.scrubbing.common
   - ddos.scrubbing.lockdown
   - ddos.scrubbing.attributes
@@ -32,12 +33,6 @@ attributes:
     membership:
       - ddos.scrubbing.linode
 options:
-  api_token:
-    description:
-      - Personal access token with the Firewalls scope set to Read/Write.
-      - Falls back to E(LINODE_API_TOKEN), then E(LINODE_TOKEN).
-    type: str
-    required: true
   firewall_id:
     description: The firewall's numeric ID (Network, Firewalls, the firewall; the ID is in the URL); a positive integer, checked before any call.
     type: int

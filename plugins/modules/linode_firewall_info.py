@@ -17,6 +17,7 @@ description:
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
+  - ddos.scrubbing.linode
   - ddos.scrubbing.common.INFO
   - ddos.scrubbing.lockdown
   - ddos.scrubbing.attributes
@@ -27,12 +28,6 @@ attributes:
     membership:
       - ddos.scrubbing.linode
 options:
-  api_token:
-    description:
-      - Personal access token with the Firewalls scope set to Read/Write.
-      - Falls back to E(LINODE_API_TOKEN), then E(LINODE_TOKEN).
-    type: str
-    required: true
   firewall_id:
     description: The firewall's numeric ID (Network, Firewalls, the firewall; the ID is in the URL); a positive integer, checked before any call.
     type: int

@@ -23,7 +23,10 @@ description:
     Ansible's diff display for that host.
   - With O(whole_run=true), run once per play, it prints the run's summary and fails when the
     operation as a whole failed (an invalid inventory, a refused event, an unreachable ledger).
-  - It runs on the controller as an action plugin, opens no connection and calls no provider.
+  - It runs on the controller as an action plugin and calls no provider. On an integration host it opens no
+    connection. On a protected server (a host of the group C(scrubbing_servers)) it writes the server's own
+    firewall as the run decided, running M(ddos.scrubbing.local_firewall) there over the server's own connection
+    (M(ddos.scrubbing.local_firewall_info) for the Test button), and that is the server's own result.
     The role C(ddos.scrubbing.scrubbing) uses it; you need it only when you call
     C(ddos.scrubbing.orchestrate) yourself.
 author:
@@ -49,10 +52,13 @@ options:
     description: The run's verdict (run it once, with C(run_once)) instead of one host's outcome.
     type: bool
     default: false
-  show_summary:
-    description: With O(whole_run=true), print the run's summary (for the status operation, its table).
-    type: bool
-    default: true
+  show:
+    description:
+      - With O(whole_run=true), what to print. V(summary) is one line per integration (for the status
+        operation, its table); V(rows) is the status operation's rows (the JSON status).
+    type: str
+    choices: [summary, rows]
+    default: summary
 """
 
 EXAMPLES = r"""
@@ -77,10 +83,16 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - What happened to this integration, with the reason (V(activated, because needed by incident A),
-      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines.
+    - What happened to this integration, with the reason, for example V(activated, because needed by incident A),
+      or V(would withdraw, because ...) in check mode, or the failure and its reason.
+    - For O(whole_run=true), the summary lines.
   returned: always
   type: raw
+rows:
+  description: With O(show=rows), the status operation's rows.
+  returned: with O(whole_run=true) and O(show=rows)
+  type: list
+  elements: dict
 active:
   description: Whether the integration is active after the run (in check mode, would be).
   returned: when known
@@ -93,7 +105,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(report_var=dict(type="str", default="scrubbing_result"),
                                               whole_run=dict(type="bool", default=False),
-                                              show_summary=dict(type="bool", default=True)),
+                                              show=dict(type="str", choices=["summary", "rows"], default="summary")),
                            supports_check_mode=True)
     module.fail_json(msg="ddos.scrubbing.outcome runs on the controller as an action plugin; it cannot run as a module")
 

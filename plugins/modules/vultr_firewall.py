@@ -22,6 +22,7 @@ description:
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
+  - ddos.scrubbing.vultr
   - ddos.scrubbing.common
   - ddos.scrubbing.lockdown
   - ddos.scrubbing.attributes
@@ -32,12 +33,6 @@ attributes:
     membership:
       - ddos.scrubbing.vultr
 options:
-  api_key:
-    description:
-      - Vultr API key (Account, API). If it has an IP allow-list, the controller's address must be in it.
-      - Falls back to E(VULTR_API_KEY).
-    type: str
-    required: true
   firewall_group_id:
     description: The firewall group's ID (Products, Firewall, the group; the ID is in the URL); a UUID, checked before any call.
     type: str

@@ -16,6 +16,7 @@ description:
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:
+  - ddos.scrubbing.vultr
   - ddos.scrubbing.common.INFO
   - ddos.scrubbing.lockdown
   - ddos.scrubbing.attributes
@@ -26,12 +27,6 @@ attributes:
     membership:
       - ddos.scrubbing.vultr
 options:
-  api_key:
-    description:
-      - Vultr API key (Account, API). If it has an IP allow-list, the controller's address must be in it.
-      - Falls back to E(VULTR_API_KEY).
-    type: str
-    required: true
   firewall_group_id:
     description: The firewall group's ID (Products, Firewall, the group; the ID is in the URL); a UUID, checked before any call.
     type: str

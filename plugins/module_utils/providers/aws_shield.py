@@ -78,6 +78,7 @@ class AwsShield(Provider):
     mutually_exclusive = [("profile", "aws_access_key_id")]
     shapes = dict(resource_arns=PROTECTABLE_ARN)
     identity = ("resource_arns",)
+    may_be_empty = ("session_token",)  # empty is no token (long-term keys); see connect()
 
     def __init__(self, params, **kw):
         super().__init__(params, **kw)

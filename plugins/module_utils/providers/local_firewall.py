@@ -217,7 +217,8 @@ class Nft:
         self.calls = []
 
     def run(self, argv, stdin=None):
-        executable = shutil.which(self.path) if "/" not in self.path else self.path
+        # shutil.which also checks a path with a slash: it must exist and be executable
+        executable = shutil.which(self.path)
         if not executable:
             raise ProviderError("local_firewall", "nft was not found (nft_path=%s) on this server" % self.path,
                                 hint="Install nftables (Debian/Ubuntu: apt-get install nftables)")
@@ -367,7 +368,7 @@ class LocalFirewall(Provider):
         try:
             state = self.read()
         except ProviderError as exc:
-            findings.append(Finding("nft", False, exc.message))
+            findings.append(Finding("nft", False, "%s. %s" % (exc.message, exc.hint) if exc.hint else exc.message))
             return findings
         findings.state = state
         findings.append(Finding("nft", True, "nft lists the ruleset on this server"))

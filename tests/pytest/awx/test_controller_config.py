@@ -57,7 +57,8 @@ def test_temporary_aws_credentials_from_the_credential_type_reach_aws(sandbox):
 
     env = injected_env("aws.yml", {"aws_access_key_id": TEMPORARY_KEY, "aws_secret_access_key": SECRET_KEY})
     result = run_module("aws_shield_info", args, env=env)
-    assert result.get("failed") and "security token included in the request is invalid" in result["msg"], result
+    assert result["_rc"] != 0 and result["error"]["code"] == "UnrecognizedClientException", result
+    assert "security token included in the request is invalid" in result["msg"], result
     assert not sandbox.requests(writes_only=True)
 
 

@@ -124,8 +124,11 @@ def activation(controller, tmp_path):
                                  "--controller-url", controller.url, "--controller-token", TOKEN],
                                 stdout=out, stderr=subprocess.STDOUT, env=ansible_env(), start_new_session=True)
     try:
-        wait_port(webhook_port)
-        wait_port(internal_port)
+        try:
+            wait_port(webhook_port)
+            wait_port(internal_port)
+        except AssertionError as exc:
+            raise AssertionError("%s\n%s" % (exc, log.read_text(encoding="utf-8", errors="replace")[-3000:])) from None
         yield {"flowtriq": "http://127.0.0.1:%d/flowtriq" % webhook_port,
                "internal": "http://127.0.0.1:%d" % internal_port,
                "log": lambda: log.read_text(encoding="utf-8", errors="replace")}

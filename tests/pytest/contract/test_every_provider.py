@@ -24,10 +24,12 @@ class Case:
     """What the contract needs to know of one provider: its module, its sandbox simulator, the
     module options for the sandbox's demo object, and how the provider rejects a credential."""
 
-    def __init__(self, module, sim, options, bad_credential, rejected_status, async_apply=None, throttled=None):
+    def __init__(self, module, sim, options, secrets, bad_credential, rejected_status, async_apply=None,
+                 throttled=None):
         self.module = module
         self.sim = sim
         self.options = options              # sandbox API URL -> module options
+        self.secrets = secrets              # the options holding what the provider's API calls a credential
         self.bad_credential = bad_credential  # (option, a value the provider rejects)
         self.rejected_status = rejected_status
         self.async_apply = async_apply      # how to make a change never show up (default: stale reads)
@@ -45,32 +47,35 @@ def hetzner_never_done(sandbox):
 CASES = [
     Case("cloudflare_magic_transit", "cloudflare", lambda url: dict(
         api_url=url, api_token="sandbox-cf-token-rw", account_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        prefix_id="1f2e3d4c5b6a79880716253443526170"), ("api_token", "cf-SECRET-rejected-0001"), 401),
+        prefix_id="1f2e3d4c5b6a79880716253443526170"), ["api_token"], ("api_token", "cf-SECRET-rejected-0001"),
+        401),
     Case("cloudflare_under_attack", "cloudflare", lambda url: dict(
         api_url=url, api_token="sandbox-cf-token-rw", zone_name="example.test"),
-        ("api_token", "cf-SECRET-rejected-0002"), 401),
+        ["api_token"], ("api_token", "cf-SECRET-rejected-0002"), 401),
     Case("digitalocean_firewall", "digitalocean", lambda url: dict(
         api_url=url, api_token="sandbox-do-token-rw", firewall_id="6f3c2a4e-1b7d-4e59-9a0c-2d8e4f6a1b3c"),
-        ("api_token", "do-SECRET-rejected-0003"), 401),
+        ["api_token"], ("api_token", "do-SECRET-rejected-0003"), 401),
     Case("hetzner_firewall", "hetzner", lambda url: dict(
         api_url=url, robot_user="#ws+sandbox", robot_password="sandbox-robot-password", server_number=321),
-        ("robot_password", "robot-SECRET-rejected-0004"), 401, async_apply=hetzner_never_done),
+        ["robot_password"], ("robot_password", "robot-SECRET-rejected-0004"), 401, async_apply=hetzner_never_done),
     Case("linode_firewall", "linode", lambda url: dict(
         api_url=url, api_token="sandbox-linode-token-rw", firewall_id=10101,
         allow=[{"protocol": "tcp", "ports": "22", "sources": ["0.0.0.0/0", "::/0"]}]),
-        ("api_token", "linode-SECRET-rejected-0005"), 401),
+        ["api_token"], ("api_token", "linode-SECRET-rejected-0005"), 401),
     Case("ovh_mitigation", "ovh", lambda url: dict(
         api_url=url, application_key="sandbox-ovh-app-key", application_secret="sandbox-ovh-app-secret",
         consumer_key="sandbox-ovh-consumer-key", ip="203.0.113.10", ip_block="203.0.113.0/24"),
-        ("consumer_key", "ovh-SECRET-rejected-0006"), 403),
+        # REFERENCE 2.1: the application key and secret and the consumer key sign every call.
+        ["application_key", "application_secret", "consumer_key"], ("consumer_key", "ovh-SECRET-rejected-0006"), 403),
     Case("vultr_firewall", "vultr", lambda url: dict(
         api_url=url, api_key="sandbox-vultr-key", firewall_group_id="cb676a46-66fd-4dfb-b839-443f2e6c0b60"),
-        ("api_key", "vultr-SECRET-rejected-0007"), 401),
+        ["api_key"], ("api_key", "vultr-SECRET-rejected-0007"), 401),
     Case("aws_shield", "aws_shield", lambda url: dict(
         endpoint_url=url, aws_access_key_id="AKIDSANDBOXSHIELD01", aws_secret_access_key="sandbox-aws-secret-key",
         session_token="sandbox-aws-SECRET-session-token",
         resource_arns=["arn:aws:cloudfront::123456789012:distribution/E2SANDBOX1"]),
-        ("aws_access_key_id", "AKIDSECRETREJECTED08"), 400,
+        ["aws_access_key_id", "aws_secret_access_key", "session_token"], ("aws_access_key_id", "AKIDSECRETREJECTED08"),
+        400,
         # botocore retries a 429 by its error code (REFERENCE.md: Shield throttles with ThrottlingException)
         throttled={"__type": "ThrottlingException", "message": "Rate exceeded"}),
 ]
@@ -79,15 +84,16 @@ WAITING = [c for c in CASES if c.module != "cloudflare_under_attack"]
 
 
 def credentials(case, options):
-    """The value of every no_log option of the provider, as given."""
-    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+    """The value of every credential option, as given. The list is written here, per provider,
+    from what its API calls a credential (REFERENCE.md), never read from the modules' no_log
+    flags: a flag removed by mistake must fail this test, not shorten its list."""
+    assert all(options.get(k) for k in case.secrets), (case, case.secrets)
+    return [str(options[k]) for k in case.secrets]
 
-    cls = provider_class(case.module)
-    return [str(options[k]) for k, spec in cls.options.items() if spec.get("no_log") and options.get(k)]
 
-
-def play(tmp_path, case, options, check=False, diff=False, verbosity=0):
-    """Run the module in a one-task playbook; return (registered result, all output)."""
+def play(tmp_path, case, options, check=False, diff=False, verbosity=0, prefix=()):
+    """Run the module in a one-task playbook (``prefix``: a command to run it under, such as
+    ``ip netns exec NS``); return (registered result, all output)."""
     saved = tmp_path / "result.json"
     playbook = tmp_path / "contract.yml"
     task = {"name": "contract", "ddos.scrubbing." + case.module: options, "register": "contract_result",
@@ -96,7 +102,7 @@ def play(tmp_path, case, options, check=False, diff=False, verbosity=0):
         "content": "{{ contract_result | to_json }}", "dest": str(saved), "mode": "0600"}, "check_mode": False,
         "diff": False}
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task, keep]}]))
-    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd = list(prefix) + [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
     cmd += ["--check"] if check else []
     cmd += ["--diff"] if diff else []
     cmd += ["-" + "v" * verbosity] if verbosity else []

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import subprocess
 import time
 import urllib.error
@@ -88,7 +89,7 @@ def wait_for(predicate, timeout=60, step=0.1):
     return predicate()
 
 
-def write_inventory(path, sandbox, ledger, hosts=None):
+def write_inventory(path, sandbox, ledger, hosts=None, variables=None):
     from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
 
     hosts = hosts or {"edge": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_workspace": "prod",
@@ -97,7 +98,7 @@ def write_inventory(path, sandbox, ledger, hosts=None):
                                                      "prefix_id": PREFIX, "wait_sleep": 0.05}}}
     # Laid out as the README shows: integrations and playbook-wide vars, no explicit localhost.
     path.write_text(json.dumps({
-        "all": {"vars": {"scrubbing_state_file": str(ledger)}},
+        "all": {"vars": dict({"scrubbing_state_file": str(ledger)}, **(variables or {}))},
         "scrubbing_integrations": {"hosts": hosts, "vars": {"ansible_connection": "local"}}}))
     return str(path)
 
@@ -119,8 +120,16 @@ class Rulebook:
         return open(self.log, encoding="utf-8", errors="replace").read()
 
 
-def start_rulebook(tmp_path, inventory, extra_vars=None, env=None, verbosity="-v"):
+def _limit_open_files(count):
+    def apply():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+    return apply
+
+
+def start_rulebook(tmp_path, inventory, extra_vars=None, env=None, open_files=None, verbosity="-v"):
     """ansible-rulebook running ddos.scrubbing.incident_webhook; stop it with stop_rulebook().
+    ``open_files``: its soft RLIMIT_NOFILE (systemd gives a service 1024 unless told otherwise).
     ``verbosity`` "-vv" adds ansible-rulebook's debug lines (when a rule matched, a lock was taken)."""
     webhook_port, internal_port = free_port(), free_port()
     variables = tmp_path / "vars.json"
@@ -131,7 +140,8 @@ def start_rulebook(tmp_path, inventory, extra_vars=None, env=None, verbosity="-v
     with open(log, "w") as out:
         proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-rulebook"), "-r", "ddos.scrubbing.incident_webhook",
                                  "-i", inventory, "--vars", str(variables), verbosity],
-                                stdout=out, stderr=subprocess.STDOUT, env=ansible_env(env), start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, env=ansible_env(env), start_new_session=True,
+                                preexec_fn=_limit_open_files(open_files) if open_files else None)
     try:
         wait_port(webhook_port)
         wait_port(internal_port)

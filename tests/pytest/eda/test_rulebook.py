@@ -139,7 +139,11 @@ def test_templates_in_every_field_are_data_from_every_source(sandbox, rulebook, 
         for literal in literals:
             assert json.dumps(literal)[1:-1] in text[name], (name, literal, text[name])
     assert not marker.exists(), "a lookup in an event ran on the controller"
-    assert "012" not in text["flowtriq-7100"] and "49" not in text["G-7"]
+    # What a rendered template would have left ("012", "49"), looked for in the event's own
+    # fields: the ledger's epoch times (started_at) may contain those digits by chance.
+    fields = {name: json.dumps({k: v for k, v in record.items() if not k.endswith("_at")})
+              for name, record in incidents.items()}
+    assert "012" not in fields["flowtriq-7100"] and "49" not in fields["G-7"], fields
     assert "Traceback" not in rulebook.output()
 
 

@@ -33,7 +33,7 @@ def _start(sandbox, ledger, inv, body):
 
 def _finish(proc, timeout=240):
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out = proc.communicate(timeout=timeout)[0]
     finally:
         kill_tree(proc.pid)
     return proc.returncode, out

@@ -21,8 +21,9 @@ The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incidents", "l
 "flowtriq"|"internal", "workspace", "source", "incidents": [{...}, ...]}}`` (one workspace's
 incidents, in the order received) or ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
 "listener", "path", "reason", "count"}}``; each incident has the shape the
-``ddos.scrubbing.incident`` playbook takes and has been checked with the playbook's own rules (plugins/module_utils/_incident.py), so a refusal here reads the same as one
-there. Signed Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of now,
+``ddos.scrubbing.incident`` playbook takes and has been checked with the playbook's own rules
+(plugins/module_utils/_incident.py), so a refusal here reads the same as one there. Signed
+Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of their arrival,
 and a signature is accepted once within that window (replays are refused); the timestamp and
 the signature (as ``delivery``) go on to the ledger, which refuses replays across rulebook
 instances too. See docs/detectors.md.
@@ -159,6 +160,7 @@ MAX_BATCH = 100  # incidents handed to one playbook run at most
 MAX_BODY = 64 * 1024  # a Flowtriq or FastNetMon event is a few KiB
 MAX_DEPTH = 32  # nesting of a body; details deeper than this are no detector's
 HEADER_TIMEOUT = 5.0  # seconds a connection may take to send a request's headers, and then its body
+ACCEPT_BATCH = 128  # listen backlog, and the most connections accepted before the cap applies
 MAX_INT = 2 ** 63  # integers beyond a signed 64-bit one are refused (the rules engine is Java)
 
 
@@ -241,7 +243,7 @@ class Intake:
                 raise Refused("no timestamp: signed events must say when they were sent (ISO-8601 UTC), so that a "
                               "captured one cannot be replayed later")
             return
-        refusal = event_refusal({"timestamp": stamp, "received": arrival}, arrival, self.window)
+        refusal = event_refusal({"timestamp": stamp, "received": arrival}, arrival, self.window, "event_window")
         if refusal:
             raise Refused(refusal)
 
@@ -460,6 +462,8 @@ class GuardedServer(web.Server):
 
 
 def default_max_connections():
+    """A quarter of the open-file limit (two listeners, each with an accept batch on top, and the
+    rules engine's own files fit in the rest), at most 1024."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return max(16, min(1024, soft // 4)) if soft != resource.RLIM_INFINITY else 1024
 
@@ -611,8 +615,10 @@ class Listeners(threading.Thread):
             server = make_server(self.intake, listener, **kwargs)
             runner = web.ServerRunner(server)
             await runner.setup()
-            # A deep accept queue: under a connection flood a detector's SYN must still find room.
-            await web.TCPSite(runner, self.host, port, backlog=1024).start()
+            # The backlog is also how many sockets asyncio accepts in one go, before connection_made
+            # can close the oldest: keep it small beside max_connections, or a flood runs the
+            # process out of file descriptors (EMFILE pauses accepting for a second each time).
+            await web.TCPSite(runner, self.host, port, backlog=ACCEPT_BATCH).start()
             self.runners.append(runner)
             logger.info("ddos.scrubbing: %s listener on %s:%s (at most %d connections, %s s for a request, %d bytes)",
                         listener, self.host, port, server.max_connections, server.header_timeout,
