@@ -40,6 +40,11 @@ seconds): the timestamp window is judged once, at arrival, by the same rule the 
 A replay is recognised by the signature's canonical form (``sha256=`` + lowercase hex),
 however the header spelled it.
 
+The log tells an incident's way through: each queued incident with its delivery id (the
+FastNetMon adapter logs the same id; the ledger keeps it), each batch handed to the rules with
+how long its first event waited. At start, one ``noted`` event ("ready: ...") goes through the
+rules, so that the first attack's event meets a rules engine that has matched before.
+
 Arguments: host (127.0.0.1), flowtriq_port, flowtriq_secret, internal_port, internal_token,
 event_window (300), batch_window (2.0 seconds: while a workspace's run is probably still going, its
 next events gather for that long and go to one run together, in order), max_body (65536 bytes),
