@@ -145,7 +145,8 @@ class Converger:
                 if event is not None:
                     event(book)
                 return self._claim(book, scope, force_state, refused, results, done_keys)
-            tasks, busy = self.commits.apply(claim)
+            # apply() returns what claim() returns (pylint reads the writer's initial None)
+            tasks, busy = self.commits.apply(claim)  # pylint: disable=unpacking-non-sequence
             event = None
             if tasks:
                 rounds += 1

@@ -189,8 +189,8 @@ class FileLedger:
                 hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
                      "released when it exits)")
         os.close(helper_fd)  # the lock belongs to the shared file description, which fd keeps
-        if state["error"] is not None:
-            raise state["error"]
+        if state["error"] is not None:  # the helper thread's OSError (pylint sees only the initial None)
+            raise state["error"]  # pylint: disable=raising-bad-type
         self.lock_waits.append(self.clock() - start)
 
     @staticmethod

@@ -191,7 +191,8 @@ class PostgresLedger:
                 conn = self._txn_conn = self._connect()
             ok = False
             try:
-                with self._one_transaction(conn) as book:
+                # the outer context (this generator's) always ends, so the inner one does too
+                with self._one_transaction(conn) as book:  # pylint: disable=contextmanager-generator-missing-cleanup
                     yield book
                 ok = True
             finally:

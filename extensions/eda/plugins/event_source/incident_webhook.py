@@ -113,6 +113,28 @@ options:
         go to one run together, in order.
     type: float
     default: 2.0
+  max_body:
+    description:
+      - The largest request body accepted, in bytes; a larger one is answered 413 and not read.
+    type: int
+    default: 65536
+  max_depth:
+    description:
+      - The deepest nesting of a JSON body accepted; a deeper one is answered 400 and never queued.
+    type: int
+    default: 32
+  header_timeout:
+    description:
+      - Seconds a request's headers (and then its body) may take to arrive, and an idle connection may
+        stay open; a slower one is closed (408 for a body).
+    type: float
+    default: 5.0
+  max_connections:
+    description:
+      - Open connections per listener; past it, the oldest is closed, so silent connections cannot
+        keep a detector's POST waiting. The default is a quarter of the process's open-file limit,
+        at most 1024.
+    type: int
 """
 
 EXAMPLES = r"""
