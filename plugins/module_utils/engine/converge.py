@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
@@ -46,6 +47,7 @@ class Task:
         self.phase = "waiting to start"
         self.result = None
         self.thread = None
+        self.served = []  # the incidents the ledger had it on for when this run claimed it
 
 
 class Converger:
@@ -53,8 +55,9 @@ class Converger:
 
     def __init__(self, integrations, ledger, check_mode=False, hold_down=0, deadline=DEFAULT_DEADLINE,
                  event_window=300, clock=time.time, monotonic=time.monotonic, wait_override=None,
-                 operation="run"):
+                 operation="run", safelist=()):
         self.integrations = {i.name: i for i in integrations}
+        self.safelist = safelist  # the playbook-wide scrubbing_safelist, as networks
         self.ledger = ledger
         self.check_mode = check_mode
         self.hold_down = hold_down or 0
@@ -66,6 +69,7 @@ class Converger:
         self.secrets = sorted({s for i in integrations for s in i.secrets})
         self.warnings = []
         self.who = claimant(operation)
+        self.run_id = uuid.uuid4().hex[:12]  # names this run in the audit trail
         self._ends_at = None
 
     # the run -------------------------------------------------------------------------------
@@ -87,7 +91,8 @@ class Converger:
                     force_state.pop(task.integ.name, None)
                 finished = self._run(tasks)
                 for task in tasks:
-                    results[task.integ.name] = task.result
+                    # the incidents it acted for (a withdrawal: the ones it had served), for the trail and notify
+                    results[task.integ.name] = dict(task.result, incidents=task.decision.incidents or task.served)
                     if task.result and not task.result.get("failed") and not task.result.get("superseded"):
                         done_keys[task.integ.name] = task.decision.key()
                 if not finished or self.check_mode or rounds >= MAX_ROUNDS:
@@ -129,7 +134,10 @@ class Converger:
                 decision = Decision(wanted, "manual activation" if wanted else "manual withdrawal",
                                     targets=None if not integ.per_target else ([] if not wanted else None))
             else:
-                decision = decide(book.doc, integ, now, self.hold_down)
+                decision = decide(book.doc, integ, now, self.hold_down, self.safelist)
+            for warning in decision.warnings:
+                if warning not in self.warnings:  # decided again each round: said once
+                    self.warnings.append(warning)
             if decision.wanted is None:
                 results.setdefault(name, {"integration": name, "provider": integ.provider, "action": "none",
                                           "changed": False, "active": rec["active"], "reason": decision.reason})
@@ -149,6 +157,7 @@ class Converger:
             snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
             tasks.append(Task(integ, decision, snapshot, manual=name in force_state,
                               extra=self._per_target_params(integ, decision.targets, book.doc)))
+            tasks[-1].served = list(rec.get("incidents") or [])
         return tasks, busy
 
     def _run(self, tasks):
@@ -183,7 +192,8 @@ class Converger:
             if plan.changed and not self.check_mode:
                 task.phase = "recording the intent"
                 with self._txn() as book:
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                    now = self.clock()
+                    if not task.manual and decide(book.doc, integ, now, self.hold_down, self.safelist).key() != \
                             decision.key():
                         # An event arrived since the claim (an incident opened while we were about
                         # to withdraw): never write a decision the ledger no longer supports.
@@ -202,7 +212,7 @@ class Converger:
             if not self.check_mode:
                 with self._txn() as book:
                     book.record_success(name, wanted, plan.snapshot, plan.changed, self.clock(),
-                                        decision.incidents, decision.targets)
+                                        decision.incidents, decision.targets, expired=decision.expired)
                     book.release(name)
             task.result = self._scrub(report.success_row(task, provider, plan, after, self.check_mode))
         except Exception as exc:  # a provider bug must not kill the other integrations
@@ -224,7 +234,8 @@ class Converger:
         try:
             if not self.check_mode:
                 with self._txn() as book:
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                    now = self.clock()
+                    if not task.manual and decide(book.doc, integ, now, self.hold_down, self.safelist).key() != \
                             decision.key():
                         book.release(name)
                         task.result = report.superseded_row(task)
@@ -247,6 +258,11 @@ class Converger:
             self.ledger.drop_claim(name)
 
     # helpers ------------------------------------------------------------------------------------
+    def run_stamp(self, now):
+        """Who and when, for a line of the audit trail."""
+        return {"at": now, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "run": self.run_id,
+                "host": self.who["host"], "pid": self.who["pid"], "operation": self.who["operation"]}
+
     @staticmethod
     def _per_target_params(integ, targets, doc):
         if not integ.per_target:
