@@ -9,7 +9,8 @@ Each receiver is ``{url, format, secret, events}``: ``format`` generic (JSON, si
 ``X-Scrubbing-Signature: sha256=<hex HMAC-SHA256 of the body>``), slack (an incoming webhook) or
 pagerduty (Events API v2: trigger, then resolve, one dedup key per incident); ``events`` any of
 EVENTS (default all). A run sends one POST per receiver with everything that changed (PagerDuty
-takes one event a request: one per incident). Notifications go out after the provider writes and
+takes one event a request: one per incident), never retried (a receiver must not get one
+change twice). Notifications go out after the provider writes and
 the ledger, each within NOTIFY_TIMEOUT, all in parallel: a receiver that hangs or fails never delays
 or fails a protection, it is a warning and a line of the audit trail. Redirects are refused (the
 HTTP layer's rule) and no message carries a secret (the receivers' own included).
@@ -173,11 +174,13 @@ def deliver(receivers, rows, operation, now, timeout=NOTIFY_TIMEOUT):
 def _post(job, timeout):
     client = None
     try:
-        client = _http.HttpClient("notify", job["url"], timeout=timeout, retries=1, secrets=job["secrets"],
+        client = _http.HttpClient("notify", job["url"], timeout=timeout, retries=0, secrets=job["secrets"],
                                   headers=dict(job["headers"], **{"Content-Type": "application/json"}))
         client.request("POST", "", data=job["body"])
     except ProviderError as exc:
-        job["error"] = redact(str(exc), job["secrets"])
+        # the receiver's answer, without the HTTP layer's provider hint (it speaks of api_url)
+        job["error"] = redact(("HTTP %s: %s" % (exc.status, exc.message)) if exc.status else exc.message,
+                              job["secrets"])
     except Exception as exc:  # pylint: disable=broad-except  # a receiver must never break the run
         job["error"] = redact("unexpected error: %r" % exc, job["secrets"])
     finally:
