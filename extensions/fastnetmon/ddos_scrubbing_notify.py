@@ -108,6 +108,20 @@ def parse_report(text):
     return details
 
 
+UNITS = {"": 1, "bps": 1, "kbps": 10 ** 3, "mbps": 10 ** 6, "gbps": 10 ** 9}
+
+
+def traffic(value, per_second="bps"):
+    """A FastNetMon figure ("1234 mbps", "56789 pps") as a whole number per second, None if unreadable."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*", str(value or "").lower())
+    if not match:
+        return None
+    unit = match.group(2)
+    if per_second == "pps":
+        return int(float(match.group(1))) if unit in ("", "pps") else None
+    return int(float(match.group(1)) * UNITS[unit]) if unit in UNITS else None
+
+
 def parse_attack(details, report, ip):
     """``attack`` for the incident: FastNetMon's attack type and protocol, the ports attacked on ``ip``."""
     attack = {}
@@ -125,6 +139,15 @@ def parse_attack(details, report, ip):
                 attack["protocol"] = match.group(5).lower()
     if ports:
         attack["ports"] = sorted(ports)[:32]
+    # the size, for scrubbing_min_bps / scrubbing_min_pps: the report's totals, else the pps argument
+    bps = traffic(details.get("total_incoming_traffic"))
+    pps = traffic(details.get("total_incoming_pps"), "pps")
+    if pps is None:
+        pps = traffic(details.get("pps"), "pps")
+    if bps is not None:
+        attack["bps"] = bps
+    if pps is not None:
+        attack["pps"] = pps
     return attack
 
 
