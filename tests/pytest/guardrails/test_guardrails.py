@@ -244,3 +244,39 @@ def test_a_bad_guardrail_setting_is_refused_before_any_write(sandbox, tmp_path, 
     assert message in run.output, run.output[-3000:]
     assert not sandbox.requests(writes_only=True)
     assert not os.path.exists(tmp_path / "state" / "ledger.json"), "a refused run recorded the incident"
+
+
+def test_the_audit_trail_in_postgresql_and_the_time_on(sandbox, tmp_path):
+    from services import PostgresServer
+
+    reason = PostgresServer.missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    try:
+        server.psql("CREATE DATABASE guardrails")
+        dsn = server.dsn.replace("dbname=postgres", "dbname=guardrails")
+        play = Runner(sandbox, tmp_path, inventory(tmp_path, sandbox, uam={"scrubbing_never": ["203.0.113.0/28"]}),
+                      {"scrubbing_ledger_dsn": dsn})
+        play.incident({"id": "P1", "status": "started", "target": "203.0.113.7"})
+        time.sleep(2)
+        play.incident({"id": "P1", "status": "resolved"})
+        rows = int(server.psql_value("SELECT count(*) FROM ddos_scrubbing_audit", dbname="guardrails"))
+        assert rows >= 5, rows
+        assert not (play.ledger.parent / "ledger.audit.jsonl").exists(), "the trail belongs with the ledger"
+        export = tmp_path / "pg.jsonl"
+        play("audit", {"scrubbing_audit_file": str(export), "scrubbing_audit_integration": "zone-uam"})
+        lines = [json.loads(line) for line in export.read_text().splitlines()]
+        assert [(r["kind"], r["result"]) for r in lines] == [("decision", "none"), ("decision", "none")], lines
+        assert "203.0.113.7 is in its scrubbing_never" in lines[0]["why"]
+        status = play("status")
+        document = play("status", {"scrubbing_status_format": "json", "scrubbing_status_file": str(tmp_path / "s.json")})
+        assert document.returncode == 0
+        seconds = {r["integration"]: r["active_30d"] for r in json.loads((tmp_path / "s.json").read_text())[
+            "integrations"]}
+        assert 2 <= seconds["scrub-mt"] < 120 and seconds["zone-uam"] == 0, seconds
+        assert "ON 30D" in status.stdout
+    finally:
+        server.stop()
