@@ -5,6 +5,8 @@ Medians of N runs (default 5), same run, everything on 127.0.0.1:
   writes done, for 1 and 8 integrations;
 - baseline: the same POST for a workspace with no integration -> the ledger records it (the
   rulebook + playbook cost without any provider call);
+Goal (issue 18), printed as ``GOAL ...: PASS|MISS`` (bench/_goals.py): POST -> first provider
+write at most 0.1 s more than the baseline, for 1 and for 8 integrations.
 Flood start -> first write with a real FastNetMon is printed by the end-to-end test
 (tests/pytest/eda/test_fastnetmon_e2e.py, run it with -s), which needs root and namespaces.
 
@@ -26,10 +28,14 @@ import tempfile
 import time
 import urllib.request
 
+from _goals import Goals
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
 ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 SECRET = "sandbox-flowtriq-secret"
+GOAL_ONE = "POST -> first provider write, 1 integration, vs POST -> ledger written, no integration"
+GOAL_EIGHT = "POST -> first provider write, 8 integrations, vs POST -> ledger written, no integration"
 
 
 def signed_post(url, event_type, incident_id):
@@ -46,6 +52,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    goals = Goals("eda", [GOAL_ONE, GOAL_EIGHT])
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     collections = subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-collection.sh")], check=True,
                                  capture_output=True, text=True, env=env).stdout.strip()
@@ -122,6 +129,9 @@ def main():
                 done.append(t_done)
                 signed_post(url + workspace, "attack_end", "%s-%d" % (tag, run))
                 time.sleep(2.5)  # let the withdrawal finish before the next run
+            if None in first or None in done:
+                raise SystemExit("%s: a run saw no %s within 60 s: the benchmark measured nothing" % (
+                    tag, "ledger change" if expected_writes == 0 else "provider write"))
             return statistics.median(first), statistics.median(done)
 
         base = measure("empty", 0, "base")
@@ -133,6 +143,9 @@ def main():
         print("%-60s %7.3f s" % ("POST -> all writes done, 1 integration", one[1]))
         print("%-60s %7.3f s" % ("POST -> first provider write, 8 integrations", eight[0]))
         print("%-60s %7.3f s" % ("POST -> all writes done, 8 integrations", eight[1]))
+        goals.extra(GOAL_ONE, one[0], base[0], 0.1)
+        goals.extra(GOAL_EIGHT, eight[0], base[0], 0.1)
+        goals.finish()
     finally:
         rulebook.terminate()
         rulebook.wait(timeout=20)

@@ -1,14 +1,18 @@
 """Benchmark: what an incident costs, against baselines measured in the same run.
 
-Prints medians of N runs (default 5) of:
-- ``ddos.scrubbing.incident`` (started) with 1 and 8 Magic Transit integrations, beside a
-  playbook with one no-op task run the same way (the goal: 8 integrations <= 1.5x that);
-- the same HTTP calls made by a plain Python script (requests), for the provider-side cost;
-- 200 integrations with 50 ms of sandbox latency per call (the goal: <= 5 s wall);
-- the API calls of an activation and of a no-op (already active) run.
+Every goal of issue 18 is printed as ``GOAL <name>: measured ..., goal ...: PASS|MISS``
+(bench/_goals.py), each against a baseline measured in this run, interleaved with it:
+- 8 integrations, no latency: at most 1.25x a one-task playbook on the same inventory;
+- 200 integrations, 50 ms per provider call: at most 1.5 s more than that one-task playbook;
+- 1,000 integrations, 50 ms per call: at most 5 s more;
+- 200 integrations on the PostgreSQL ledger: at most 1.1x the same run on the file ledger.
+Every run must activate and record every integration, or the benchmark stops. The sandbox's
+OpenAPI request checks are off here (see main): they are the provider's CPU, not the run's. Also printed:
+the API calls of an activation and of a no-op run, and the same HTTP calls made by a plain
+script (the provider-side floor). Medians of N runs (default 3; 1 for 1,000).
 
-Everything talks to an in-process sandbox on 127.0.0.1. Usage:
-    .venv/bin/python bench/bench_incident.py [--runs 5] [--skip-200]
+Everything talks to an in-process sandbox and a throwaway PostgreSQL on 127.0.0.1. Usage:
+    .venv/bin/python bench/bench_incident.py [--runs 3] [--skip-1000] [--skip-pg]
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from _goals import Goals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -85,81 +91,139 @@ def plain_python_activation(api_url, count):
     return time.perf_counter() - start
 
 
+GOAL_8 = "8 integrations vs one-task playbook, same inventory"
+GOAL_200 = "200 integrations at 50 ms per call vs one-task playbook, same inventory"
+GOAL_1000 = "1000 integrations at 50 ms per call vs one-task playbook, same inventory"
+GOAL_PG = "200 integrations at 50 ms per call, PostgreSQL ledger vs file ledger"
+
+
+def ledger_doc(ledger, dsn):
+    if dsn:
+        import psycopg
+
+        with psycopg.connect(dsn) as conn:
+            return conn.execute("SELECT doc FROM ddos_scrubbing_ledger WHERE id = 1").fetchone()[0]
+    with open(ledger, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--skip-200", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-1000", action="store_true")
+    parser.add_argument("--skip-pg", action="store_true")
     args = parser.parse_args()
+    expected = [GOAL_8, GOAL_200] + ([] if args.skip_1000 else [GOAL_1000]) + ([] if args.skip_pg else [GOAL_PG])
+    goals = Goals("incident", expected)
 
     collections = subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-collection.sh")], check=True,
                                  capture_output=True, text=True,
                                  env=dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])).stdout.strip()
-    sys.path.insert(0, collections)
+    sys.path[:0] = [collections, os.path.join(ROOT, "tests", "pytest")]
     from ddos_sandbox.core import Sandbox
     from ddos_sandbox.registry import build
 
     sandbox = Sandbox(build(["cloudflare"])).start()
+    # The sandbox checks every request against the provider's OpenAPI spec, in this process, on the
+    # same two cores as the run: at 200 integrations that checking costs more CPU than the run
+    # itself. A real provider does its checking on its own machines, so the benchmark measures
+    # the run against a provider that only answers (the suite keeps the checks on).
+    for simulator in sandbox.simulators.values():
+        simulator.checker = None
+    pg = None
+    if not args.skip_pg:
+        from services import PostgresServer
+
+        pg = PostgresServer().start()
     api_url = sandbox.api_url("cloudflare")
     environment = env(collections)
     work = tempfile.mkdtemp(prefix="ddos-bench-")
-    noop = os.path.join(work, "noop.yml")
-    with open(noop, "w", encoding="utf-8") as handle:
-        handle.write("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                     "    - ansible.builtin.debug:\n        msg: noop\n")
+    one_task = os.path.join(work, "one-task.yml")
+    with open(one_task, "w", encoding="utf-8") as handle:
+        # the shape of the incident playbook (every host of the inventory, the work done once), minus the work
+        handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
+                     "    - ansible.builtin.debug:\n        msg: one task\n      run_once: true\n")
     playbook = os.path.join(VENV_BIN, "ansible-playbook")
     started = json.dumps({"incident": {"id": "bench", "status": "started"}})
+    counter = [0]
 
-    def one_incident(count, latency, tag):
-        """One activation run and one no-op run; returns (seconds, activation calls, no-op calls)."""
+    def inv_path(count):
         inv = os.path.join(work, "inv-%d.json" % count)
         if not os.path.exists(inv):
             inventory(inv, api_url, count)
+        return inv
+
+    def baseline(count):
+        return timed([playbook, "-i", inv_path(count), one_task], environment)
+
+    def one_incident(count, latency, dsn=None):
+        """One activation run (checked: all activated, all recorded) and one no-op run;
+        returns (seconds, activation calls, no-op calls)."""
+        counter[0] += 1
         sandbox.reset({"cloudflare": scenario(count)})
         sandbox.latency = latency
-        ledger = os.path.join(work, "ledger-%d-%s.json" % (count, tag))
-        cmd = [playbook, "ddos.scrubbing.incident", "-i", inv, "-e", started, "-e", "scrubbing_state_file=" + ledger]
+        ledger = os.path.join(work, "ledger-%d.json" % counter[0])
+        cmd = [playbook, "ddos.scrubbing.incident", "-i", inv_path(count), "-e", started,
+               "-e", "scrubbing_state_file=" + ledger]
+        if dsn:
+            pg.psql("DROP TABLE IF EXISTS ddos_scrubbing_ledger")
+            cmd += ["-e", json.dumps({"scrubbing_ledger_dsn": dsn})]  # key=value would split it at spaces
         seconds = timed(cmd, environment)
+        advertised = [p for p in sandbox.state()["cloudflare"]["accounts"][ACCOUNT].values() if p.get("advertised")]
+        active = [r for r in ledger_doc(ledger, dsn)["integrations"].values() if r.get("active")]
+        if len(advertised) != count or len(active) != count:
+            raise SystemExit("%d integrations: %d advertised, %d recorded active: the run did not do its work" % (
+                count, len(advertised), len(active)))
         activation = sandbox.requests()
         sandbox.log.clear()
         timed(cmd, environment)
         return seconds, activation, sandbox.requests()
 
-    # Interleaved, so that whatever else the machine does weighs on baseline and incident alike.
-    noop_times, one_times, eight_times, plain = [], [], [], []
-    for r in range(args.runs):
-        noop_times.append(timed([playbook, "-i", "localhost,", noop], environment))
-        seconds, act1, noop1 = one_incident(1, 0.0, r)
-        one_times.append(seconds)
-        seconds, act8, noop8 = one_incident(8, 0.0, r)
-        eight_times.append(seconds)
-        sandbox.reset({"cloudflare": scenario(8)})
-        plain.append(plain_python_activation(api_url, 8))
-    noop_median = statistics.median(noop_times)
-    one, eight, plain_median = statistics.median(one_times), statistics.median(eight_times), statistics.median(plain)
-
     def count(entries):
         writes = sum(1 for e in entries if e["write"])
         return "%d reads, %d writes" % (len(entries) - writes, writes)
 
-    print("ddos.scrubbing incident benchmark (medians of %d runs, sandbox on 127.0.0.1)" % args.runs)
-    print("%-62s %8.3f s" % ("playbook with one no-op task (baseline)", noop_median))
-    print("%-62s %8.3f s  (%.2fx baseline)" % ("incident started, 1 integration", one, one / noop_median))
-    print("%-62s %8.3f s  (%.2fx baseline; goal <= 1.50x)"
-          % ("incident started, 8 integrations", eight, eight / noop_median))
-    print("%-62s %8.3f s" % ("plain Python script, same HTTP calls for 8 prefixes", plain_median))
-    print("%-62s %s" % ("API calls, activation of 1 integration", count(act1)))
-    print("%-62s %s" % ("API calls, no-op run (already active), 1 integration", count(noop1)))
-    print("%-62s %s" % ("API calls, activation of 8 integrations", count(act8)))
-    print("%-62s %s" % ("API calls, no-op run, 8 integrations", count(noop8)))
-    if not args.skip_200:
-        big_runs = [one_incident(200, 0.05, "big%d" % r) for r in range(max(1, min(args.runs, 3)))]
-        big = statistics.median(run[0] for run in big_runs)
-        act200 = big_runs[-1][1]
-        serial = 200 * 3 * 0.05
-        print("%-62s %8.3f s  (goal <= 5 s; serial calls would take %.0f s)" % (
-            "incident started, 200 integrations, 50 ms per call", big, serial))
-        print("%-62s %s" % ("API calls, activation of 200 integrations", count(act200)))
+    median = statistics.median
+    print("ddos.scrubbing incident benchmark (medians of %d runs, sandbox on 127.0.0.1)" % args.runs, flush=True)
+    # Interleaved, so that whatever else the machine does weighs on baseline and incident alike.
+    base1, base8, one_times, eight_times, plain = [], [], [], [], []
+    for _run in range(args.runs):
+        base1.append(baseline(1))
+        seconds, act1, noop1 = one_incident(1, 0.0)
+        one_times.append(seconds)
+        base8.append(baseline(8))
+        seconds, act8, noop8 = one_incident(8, 0.0)
+        eight_times.append(seconds)
+        sandbox.reset({"cloudflare": scenario(8)})
+        plain.append(plain_python_activation(api_url, 8))
+    print("%-66s %8.3f s" % ("one-task playbook, 1-integration inventory", median(base1)))
+    print("%-66s %8.3f s" % ("incident started, 1 integration", median(one_times)))
+    print("%-66s %8.3f s" % ("plain Python script, same HTTP calls for 8 prefixes", median(plain)))
+    print("%-66s %s" % ("API calls, activation of 1 integration", count(act1)))
+    print("%-66s %s" % ("API calls, no-op run (already active), 1 integration", count(noop1)))
+    print("%-66s %s" % ("API calls, activation of 8 integrations", count(act8)))
+    print("%-66s %s" % ("API calls, no-op run, 8 integrations", count(noop8)))
+    goals.ratio(GOAL_8, median(eight_times), median(base8), 1.25)
+
+    base200, file200, pg200 = [], [], []
+    for _run in range(args.runs):
+        base200.append(baseline(200))
+        seconds, act200, _noop = one_incident(200, 0.05)
+        file200.append(seconds)
+        if pg is not None:
+            pg200.append(one_incident(200, 0.05, pg.dsn)[0])
+    print("%-66s %s" % ("API calls, activation of 200 integrations", count(act200)))
+    goals.extra(GOAL_200, median(file200), median(base200), 1.5)
+    if pg is not None:
+        goals.ratio(GOAL_PG, median(pg200), median(file200), 1.1)
+    if not args.skip_1000:
+        base1000 = baseline(1000)
+        seconds = one_incident(1000, 0.05)[0]
+        goals.extra(GOAL_1000, seconds, base1000, 5.0)
     sandbox.stop()
+    if pg is not None:
+        pg.stop()
+    goals.finish()
 
 
 if __name__ == "__main__":

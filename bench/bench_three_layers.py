@@ -87,12 +87,14 @@ def main():
     os.makedirs(ssh.dir, exist_ok=True)
     ssh.start()
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOST_KEY_CHECKING="false",
                PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     inventory = os.path.join(work, "inventory.json")
     with open(inventory, "w", encoding="utf-8") as handle:
         json.dump({
-            "all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
+            "all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                            "ansible_python_interpreter": sys.executable}}},
             "scrubbing_servers": {"hosts": {"web-1": dict(ssh.inventory_vars(sys.executable), scrubbing_local_firewall={
                 "drop": [{"protocol": "udp"}]})}},
             "scrubbing_integrations": {"vars": {"ansible_connection": "local"}, "hosts": {

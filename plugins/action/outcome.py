@@ -12,6 +12,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import SERVERS, server_outcome
 
 GROUP = "scrubbing_integrations"
 
@@ -33,7 +34,6 @@ class ActionModule(ActionBase):
     """
 
     TRANSFERS_FILES = False
-    _requires_connection = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("report_var", "whole_run", "show"))
 
@@ -54,7 +54,10 @@ class ActionModule(ActionBase):
             result.update(run_verdict(report, reports, played, show))
             return result
         host = task_vars.get("inventory_hostname")
-        if host in task_vars.get("groups", {}).get(GROUP, ()):
+        if host in task_vars.get("groups", {}).get(SERVERS, ()):
+            # a protected server: its own firewall, written here over its own connection
+            result.update(server_outcome(self, host, report, task_vars))
+        elif host in task_vars.get("groups", {}).get(GROUP, ()):
             result.update(host_outcome(host, reports, check_mode, bool(self._task.diff)))
         else:
             result.update(changed=False, msg="not an integration: the run's results are on the integrations' hosts")
@@ -83,11 +86,16 @@ def run_verdict(report, reports, played, show="summary"):
             "%s: %s" % (name, _last_failure(name, reports)) for name in unplayed))
     if failures:
         return dict(failed=True, changed=False, msg="; ".join(failures))
+    # Likewise a change to an integration that is not a host of this play is booked here, so that
+    # a play without the integrations' hosts (--limit localhost, a role run on localhost) still
+    # reports that something changed.
+    changed = any(name not in played and row.get("changed")
+                  for r in reports for name, row in (r.get("integrations") or {}).items())
     # Shown at default verbosity, like a debug task: this is what the operator reads.
     if show == "rows":
-        return dict(changed=False, rows=report.get("rows") or [], _ansible_verbose_always=True)
+        return dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
     summary = report.get("summary") or [r.get("msg", "") for r in reports]
-    return dict(changed=False, msg=summary, _ansible_verbose_always=True)
+    return dict(changed=changed, msg=summary, _ansible_verbose_always=True)
 
 
 def _last_failure(name, reports):

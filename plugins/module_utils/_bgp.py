@@ -35,6 +35,7 @@ import subprocess
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import Finding, Findings, Provider
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import route_limit_refusal
 from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import HOST_PORT, IP, NETWORK, Shape
 
 DEFAULT_MARKER = "4200000000:666:0"
@@ -304,17 +305,15 @@ class BgpProvider(Provider):
         A target this mechanism cannot take is passed over with a warning, alone: the other
         targets of the workspace keep (or get) their routes."""
         seen = []
-        for raw in self.params.get("targets") or []:
+        for raw in (self.routes.targets if self.routes is not None else self.params.get("targets")) or []:
             address, refusal = self.host_target(raw)
             if refusal:
                 self.warn("target %s: %s; no route for it (the other targets go on)" % (_show(raw), refusal))
             elif address not in seen:
                 seen.append(address)
-        limit = self.params.get("max_routes")
-        if limit is not None and len(seen) > limit:
-            self.fail("%d targets need %d routes, more than max_routes=%d; nothing was announced"
-                      % (len(seen), len(seen), limit),
-                      hint="A storm of targets is usually a bad detector feed; raise max_routes if the attack is real")
+        refusal = route_limit_refusal(len(seen), self.params.get("max_routes"))
+        if refusal:
+            self.fail(refusal, hint="A storm of targets is usually a bad detector feed; raise max_routes if the attack is real")
         return seen
 
     def host_target(self, raw):
@@ -333,7 +332,7 @@ class BgpProvider(Provider):
         return address, None
 
     def attack_for(self, target):
-        attacks = self.params.get("target_attacks") or {}
+        attacks = (self.routes.attacks if self.routes is not None else self.params.get("target_attacks")) or {}
         attack = attacks.get(target)
         return attack if isinstance(attack, dict) else None
 

@@ -94,9 +94,10 @@ class Provider:
     wait_sleep = 2.0
     check_mode = False  # the Test in check mode: no request that writes, not even a harmless probe
 
-    def __init__(self, params, sleep=time.sleep):
+    def __init__(self, params, sleep=time.sleep, routes=None):
         self.params = params
         self.sleep = sleep
+        self.routes = routes  # per-target mechanisms run by the engine: its decision (_policy.Routes)
         self._http = None
         self.warnings = []  # shown to the operator by the module / playbook (e.g. a retired option)
 

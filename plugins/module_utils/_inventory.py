@@ -152,10 +152,12 @@ class Integration:
         key = (self.provider,) + tuple((o, self.canonical(o, v)) for o, v in given)
         return {key: ", ".join("%s=%s" % (o, v) for o, v in given)}
 
-    def new_provider(self, extra=None):
-        params = dict(self.options)
-        params.update(extra or {})
-        return self.provider_cls(params)
+    def new_provider(self, routes=None):
+        """A provider on this integration's options; a per-target one also gets the run's decision
+        (``_policy.Routes``) as an argument of its own, never mixed into the options."""
+        if routes is None:
+            return self.provider_cls(dict(self.options))
+        return self.provider_cls(dict(self.options), routes=routes)
 
 
 def load_integrations(hosts):

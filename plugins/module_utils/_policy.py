@@ -259,6 +259,73 @@ def event_refusal(incident, now, window, setting="scrubbing_event_window"):
     return None
 
 
+# -- the per-target decision, the record's rules (engine and ledger ask, nobody re-derives them) --
+class Routes:
+    """The per-target decision handed to a per-target provider as an argument of its own (never as
+    options, which are the inventory's): the addresses to hold and each one's attack details."""
+
+    def __init__(self, targets, attacks):
+        self.targets = list(targets)
+        self.attacks = dict(attacks)
+
+
+def routes_for(doc, integ, targets):
+    """The Routes for ``targets`` of a per-target integration (None for the others): each target's
+    attack details from the first active incident of the workspace on it."""
+    if not integ.per_target:
+        return None
+    attacks = {}
+    for inc in workspace_incidents(doc, integ.workspace).values():
+        if inc.get("status") == "active" and inc.get("target") in (targets or []):
+            attacks.setdefault(inc["target"], inc.get("attack"))
+    return Routes(targets or [], attacks)
+
+
+def route_limit_refusal(count, limit):
+    """Why ``count`` routes must not be announced under ``max_routes=limit`` (None: they may)."""
+    if limit is None or count <= limit:
+        return None
+    return "%d targets need %d routes, more than max_routes=%d; nothing was announced" % (count, count, limit)
+
+
+def snapshot_to_restore(rec):
+    """The pre-incident snapshot a run works from: the recorded one, else the one of a run that
+    died between its intent and its outcome (its write may have landed)."""
+    if rec.get("snapshot") is not None:
+        return rec["snapshot"]
+    return (rec.get("pending") or {}).get("snapshot")
+
+
+def snapshot_to_keep(recorded, taken):
+    """The first pre-incident snapshot wins: a state read while already active is ours, not the original."""
+    return recorded if recorded is not None else taken
+
+
+def replay_refusal(delivery, deliveries):
+    """Why a delivery id must not count again (None: first time); ``deliveries`` maps id -> first seen."""
+    if delivery and delivery in deliveries:
+        return "this delivery was already received at %s: a replayed event" % ts(deliveries[delivery])
+    return None
+
+
+def delivery_memory(window):
+    """Seconds to remember delivery ids: long enough to recognise a replay inside any window."""
+    return 2 * max(window or 0, 300)
+
+
+def reopen_refusal(incident_id, known):
+    """A start of an incident already resolved: closed for good (a detector opens a new id)."""
+    if known and known.get("status") == "resolved":
+        return ("incident %s was resolved at %s and is closed; a detector opens a new incident with a new id"
+                % (incident_id, ts(known.get("resolved_at"))))
+    return None
+
+
+def forced_off_cleared(doc, ws_name):
+    """A forced withdrawal lasts until the workspace is quiet: is it quiet now?"""
+    return not active_incidents(doc, ws_name)
+
+
 def hold_promise(doc, ws_name, incident_id, hold_down):
     """The deadlines resolving ``incident_id`` with ``hold_down`` promises, for the ledger to keep:
     (the workspace's, when it is quiet now, else None; {target: deadline} for its route)."""

@@ -29,6 +29,9 @@ attributes:
     details: Reads the providers and reports what would change; writes neither to a provider nor to the ledger.
   diff_mode:
     support: none
+    details:
+      - It returns every integration's C(before) and C(after); the role's C(ddos.scrubbing.outcome) task shows them
+        as each changed integration's diff, on its own host.
   idempotent:
     support: full
     details: Operations converge; a second identical run makes only read calls.
@@ -37,7 +40,13 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [incident, activate, withdraw, test, status, reconcile]
+    choices: [incident, activate, withdraw, test, status, reconcile, record]
+  server_results:
+    description:
+      - For O(operation=record), what each protected server's own firewall did, by integration name
+        (the outcome of its task). Filled in by the action plugin from the hosts' results; do not set it.
+    type: dict
+    default: {}
   incident:
     description:
       - For O(operation=incident), the incident event C({id, status, workspace, target}); C(status) is
@@ -81,7 +90,11 @@ options:
     type: int
     default: 0
   workers:
-    description: How many providers are called at once.
+    description:
+      - How many integrations' pipelines (provider reads and writes) run at once; bounds a burst of
+        connections to the providers.
+      - A pipeline still busy after 2 seconds gives its slot back and goes on running, so a hung
+        provider delays the integrations queued behind it by 2 seconds at most.
     type: int
     default: 64
   live:

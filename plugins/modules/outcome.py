@@ -23,7 +23,10 @@ description:
     Ansible's diff display for that host.
   - With O(whole_run=true), run once per play, it prints the run's summary and fails when the
     operation as a whole failed (an invalid inventory, a refused event, an unreachable ledger).
-  - It runs on the controller as an action plugin, opens no connection and calls no provider.
+  - It runs on the controller as an action plugin and calls no provider. On an integration host it opens no
+    connection. On a protected server (a host of the group C(scrubbing_servers)) it writes the server's own
+    firewall as the run decided, running M(ddos.scrubbing.local_firewall) there over the server's own connection
+    (M(ddos.scrubbing.local_firewall_info) for the Test button), and that is the server's own result.
     The role C(ddos.scrubbing.scrubbing) uses it; you need it only when you call
     C(ddos.scrubbing.orchestrate) yourself.
 author:
@@ -51,8 +54,8 @@ options:
     default: false
   show:
     description:
-      - With O(whole_run=true), what to print: V(summary), one line per integration (for the status
-        operation, its table), or V(rows), the status operation's rows (the JSON status).
+      - With O(whole_run=true), what to print. V(summary) is one line per integration (for the status
+        operation, its table); V(rows) is the status operation's rows (the JSON status).
     type: str
     choices: [summary, rows]
     default: summary
@@ -80,8 +83,9 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - "What happened to this integration, with the reason (V(activated, because needed by incident A),
-      V(would withdraw, because ...) in check mode, V(FAILED: ...)); for O(whole_run=true), the summary lines."
+    - What happened to this integration, with the reason, for example V(activated, because needed by incident A),
+      or V(would withdraw, because ...) in check mode, or the failure and its reason.
+    - For O(whole_run=true), the summary lines.
   returned: always
   type: raw
 rows:

@@ -12,7 +12,12 @@ in its own thread, never waiting for another integration's provider:
     read + plan  ->  ledger: intent (+ the pre-change snapshot)  ->  provider write (+ wait)
                  ->  ledger: outcome, claim released
 
-so a hung or rate-limited provider delays nobody else. The run stops waiting at its deadline
+so a hung or rate-limited provider delays nobody else. The ledger steps of all pipelines go
+through one writer (``ledger.group``): what arrives while it commits is committed together, so
+200 intents cost one or two ledger rewrites, not 200 turns of a lock. The pipelines run in a
+bounded pool (``workers``) in which a slow call stops counting after ``SLOW_CALL`` seconds, so
+a burst never opens a thousand connections at once and a hung provider never holds a slot that
+another integration waits for. The run stops waiting at its deadline
 (``scrubbing_deadline``): what is not done then is reported pending with the phase it was in;
 its intent is in the ledger and ``reconcile`` finishes it. When every pipeline is done the run
 re-decides (events may have arrived meanwhile) and loops.
@@ -27,22 +32,79 @@ import uuid
 from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import Decision, decide
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+    Decision, decide, routes_for, snapshot_to_restore)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine import report
-from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant, workspace_incidents
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import claimant, describe_holder
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.group import GroupCommit
 
 MAX_ROUNDS = 5
 DEFAULT_DEADLINE = 120
+DEFAULT_WORKERS = 64
+SLOW_CALL = 2.0  # seconds after which a pipeline no longer holds a worker slot
+
+
+class Pool:
+    """At most ``size`` pipelines at once, counting only those that are quick.
+
+    A slot bounds a burst (threads, connections, the provider's rate limits), not patience:
+    a pipeline still running after ``slow_after`` seconds gives its slot back, so a hung
+    provider delays the integrations queued behind it by ``slow_after`` at most, once.
+    """
+
+    def __init__(self, size, slow_after=SLOW_CALL, monotonic=time.monotonic):
+        self.size = max(1, int(size or DEFAULT_WORKERS))
+        self.slow_after = slow_after
+        self.monotonic = monotonic
+        self._mutex = threading.Lock()
+        self._freed = threading.Condition(self._mutex)
+        self._running = {}  # thread -> start time, while it holds a slot
+
+    def start(self, jobs, ends_at):
+        """Start ``(name, func)`` jobs in order as slots free up; return {name: thread} of those started
+        before ``ends_at`` (the rest never started)."""
+        threads = {}
+        for name, func in jobs:
+            with self._mutex:
+                while len(self._running) >= self.size:
+                    now = self.monotonic()
+                    if now >= ends_at:
+                        return threads
+                    oldest = min(self._running.values())
+                    if now - oldest >= self.slow_after:
+                        for thread, since in list(self._running.items()):
+                            if now - since >= self.slow_after:
+                                del self._running[thread]  # slow: it keeps running, without a slot
+                        continue
+                    self._freed.wait(min(ends_at, oldest + self.slow_after) - now)
+                thread = threading.Thread(target=self._job, args=(func,), daemon=True,
+                                          name="ddos-scrubbing-" + name)
+                self._running[thread] = self.monotonic()
+            thread.start()
+            threads[name] = thread
+        return threads
+
+    def _job(self, func):
+        try:
+            func()
+        finally:
+            with self._mutex:
+                self._running.pop(threading.current_thread(), None)
+                self._freed.notify()
+
+
+class ClaimLost(ProviderError):
+    """Another run took the integration over: this run must neither write nor record anything for it."""
 
 
 class Task:
     """One integration's pipeline in this run."""
 
-    def __init__(self, integ, decision, snapshot, manual=False, extra=None):
+    def __init__(self, integ, decision, snapshot, manual=False, routes=None):
         self.integ = integ
         self.decision = decision
         self.snapshot = snapshot
-        self.extra = extra  # per-target mechanisms: their targets and the incidents' attack details
+        self.routes = routes  # per-target mechanisms: their targets and the incidents' attack details
         self.manual = manual  # a manual button: not re-decided from the incidents
         self.phase = "waiting to start"
         self.result = None
@@ -55,7 +117,7 @@ class Converger:
 
     def __init__(self, integrations, ledger, check_mode=False, hold_down=0, deadline=DEFAULT_DEADLINE,
                  event_window=300, clock=time.time, monotonic=time.monotonic, wait_override=None,
-                 operation="run", safelist=()):
+                 operation="run", workers=DEFAULT_WORKERS, safelist=()):
         self.integrations = {i.name: i for i in integrations}
         self.safelist = safelist  # the playbook-wide scrubbing_safelist, as networks
         self.ledger = ledger
@@ -69,6 +131,8 @@ class Converger:
         self.secrets = sorted({s for i in integrations for s in i.secrets})
         self.warnings = []
         self.who = claimant(operation)
+        self.pool = Pool(workers, monotonic=monotonic)
+        self.commits = GroupCommit(ledger, dry_run=check_mode)
         self.run_id = uuid.uuid4().hex[:12]  # names this run in the audit trail
         self._ends_at = None
 
@@ -80,11 +144,12 @@ class Converger:
         results, done_keys = {}, {}
         rounds, pause = 0, 0.02
         while True:
-            with self._txn() as book:
+            def claim(book, event=event):
                 if event is not None:
                     event(book)
-                    event = None
-                tasks, busy = self._claim(book, scope, force_state, refused, results, done_keys)
+                return self._claim(book, scope, force_state, refused, results, done_keys)
+            tasks, busy = self.commits.apply(claim)
+            event = None
             if tasks:
                 rounds += 1
                 for task in tasks:
@@ -115,6 +180,7 @@ class Converger:
         for name, message in refused.items():
             results[name] = {"integration": name, "action": "none", "changed": False, "failed": True,
                              "msg": message}
+        self.warnings.extend(getattr(self.ledger, "notes", ()))
         failed = sorted(n for n, r in results.items() if r.get("failed"))
         return {"integrations": results, "changed": any(r.get("changed") for r in results.values()),
                 "failed": failed}
@@ -147,31 +213,29 @@ class Converger:
             if done_keys.get(name) == decision.key() and not rec.get("pending"):
                 continue  # converged by this run already
             if not self.check_mode and not book.claim(name, self.who, now):
-                holder = rec.get("claim") or {}
                 results[name] = {"integration": name, "provider": integ.provider, "action": "none",
                                  "changed": False, "active": rec["active"],
-                                 "reason": "another run (%s pid %s, %s) is changing it" % (
-                                     holder.get("host"), holder.get("pid"), holder.get("operation"))}
+                                 "reason": "another run (%s) is changing it" % describe_holder(book.holder(name))}
                 busy.append(name)
                 continue
-            snapshot = rec["snapshot"] if rec["snapshot"] is not None else (rec.get("pending") or {}).get("snapshot")
-            tasks.append(Task(integ, decision, snapshot, manual=name in force_state,
-                              extra=self._per_target_params(integ, decision.targets, book.doc)))
+            tasks.append(Task(integ, decision, snapshot_to_restore(rec), manual=name in force_state,
+                              routes=routes_for(book.doc, integ, decision.targets)))
             tasks[-1].served = list(rec.get("incidents") or [])
         return tasks, busy
 
     def _run(self, tasks):
         """Start every pipeline; wait for all of them, at most until the deadline. True if all finished."""
-        for task in tasks:
-            # daemon threads: a provider still hanging at the deadline must not keep the run alive
-            task.thread = threading.Thread(target=self._pipeline, args=(task,), daemon=True,
-                                           name="ddos-scrubbing-" + task.integ.name)
-            task.thread.start()
+        # daemon threads: a provider still hanging at the deadline must not keep the run alive
+        started = self.pool.start([(t.integ.name, lambda t=t: self._pipeline(t)) for t in tasks], self._ends_at)
         finished = True
         for task in tasks:
-            task.thread.join(max(0.0, self._ends_at - self.monotonic()))
-            if task.thread.is_alive():
+            thread = started.get(task.integ.name)
+            if thread is not None:
+                thread.join(max(0.0, self._ends_at - self.monotonic()))
+            if thread is None or thread.is_alive():
                 finished = False
+                if thread is None:
+                    task.phase = "waiting for a worker (scrubbing_workers)"
                 task.result = report.pending_row(task, self.deadline)
         return finished
 
@@ -183,7 +247,7 @@ class Converger:
         name = integ.name
         wanted = bool(decision.wanted)
         _http.set_deadline(self._ends_at)
-        provider = integ.new_provider(task.extra)
+        provider = integ.new_provider(routes=task.routes)
         plan = after = None
         written = False
         try:
@@ -191,18 +255,26 @@ class Converger:
             plan = plan_change(provider, "active" if wanted else "inactive", task.snapshot)
             if plan.changed and not self.check_mode:
                 task.phase = "recording the intent"
-                with self._txn() as book:
-                    now = self.clock()
-                    if not task.manual and decide(book.doc, integ, now, self.hold_down, self.safelist).key() != \
+
+                def intent(book):
+                    if not book.holds_claim(name, self.who):
+                        # This run was presumed lost (frozen, cut off) and another run took the
+                        # integration over: it is theirs now, nothing may be written from here.
+                        raise ClaimLost(integ.provider, "not written: another run took over this integration "
+                                        "while this run was unresponsive; it finishes the job")
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
+                                                  self.safelist).key() != \
                             decision.key():
                         # An event arrived since the claim (an incident opened while we were about
                         # to withdraw): never write a decision the ledger no longer supports.
                         book.release(name)
-                        task.result = report.superseded_row(task)
-                        return
-                    rec = book.integration(name)
+                        return False
                     book.write_intent(name, "activate" if wanted else "withdraw",
-                                      plan.snapshot if wanted else rec["snapshot"], self.clock())
+                                      plan.snapshot if wanted else book.integration(name)["snapshot"], self.clock())
+                    return True
+                if not self.commits.apply(intent):
+                    task.result = report.superseded_row(task)
+                    return
                 task.phase = "writing to %s" % integ.provider
                 wait = self.wait_override if self.wait_override is not None else provider.params.get("wait", True)
                 after = execute(plan, wait=wait, wait_timeout=provider.params.get("wait_timeout", 300),
@@ -210,16 +282,17 @@ class Converger:
                 written = True
             task.phase = "recording the outcome"
             if not self.check_mode:
-                with self._txn() as book:
+                def outcome(book):
                     book.record_success(name, wanted, plan.snapshot, plan.changed, self.clock(),
                                         decision.incidents, decision.targets, expired=decision.expired)
                     book.release(name)
+                self.commits.apply(outcome)
             task.result = self._scrub(report.success_row(task, provider, plan, after, self.check_mode))
         except Exception as exc:  # a provider bug must not kill the other integrations
             error = exc if isinstance(exc, ProviderError) else ProviderError(
                 integ.provider, "unexpected error: %r" % exc)
             task.result = report.failure_row(task, provider, self._scrub(str(error)), landed=written)
-            if not self.check_mode:
+            if not self.check_mode and not isinstance(exc, ClaimLost):
                 self._note_failure(name, task.result["msg"])
         finally:
             provider.close()
@@ -233,26 +306,31 @@ class Converger:
         name = integ.name
         try:
             if not self.check_mode:
-                with self._txn() as book:
-                    now = self.clock()
-                    if not task.manual and decide(book.doc, integ, now, self.hold_down, self.safelist).key() != \
+                def intent(book):
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
+                                                  self.safelist).key() != \
                             decision.key():
                         book.release(name)
-                        task.result = report.superseded_row(task)
-                        return
+                        return False
                     rec = book.integration(name)
                     book.write_intent(name, "activate" if decision.wanted else "withdraw", rec["snapshot"] or
                                       {"present": False}, self.clock())
                     book.release(name)  # the claim is this process's; the server's task runs in others
+                    return True
+                if not self.commits.apply(intent):
+                    task.result = report.superseded_row(task)
+                    return
             task.result = report.handed_over_row(task)
         except ProviderError as exc:
             task.result = report.failure_row(task, _NoCalls(), self._scrub(str(exc)))
 
     def _note_failure(self, name, message):
-        try:
-            with self._txn() as book:
+        def failure(book):
+            if book.holds_claim(name, self.who):  # else another run took it over: theirs to record
                 book.record_failure(name, message, self.clock())
                 book.release(name)
+        try:
+            self.commits.apply(failure)
         except ProviderError:
             # the ledger itself failed (disk full, database gone): the claim dies with this run
             self.ledger.drop_claim(name)
@@ -262,16 +340,6 @@ class Converger:
         """Who and when, for a line of the audit trail."""
         return {"at": now, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "run": self.run_id,
                 "host": self.who["host"], "pid": self.who["pid"], "operation": self.who["operation"]}
-
-    @staticmethod
-    def _per_target_params(integ, targets, doc):
-        if not integ.per_target:
-            return None
-        attacks = {}
-        for inc in workspace_incidents(doc, integ.workspace).values():
-            if inc.get("status") == "active" and inc.get("target") in (targets or []):
-                attacks.setdefault(inc["target"], inc.get("attack"))
-        return {"targets": list(targets or []), "target_attacks": attacks}
 
     def _bounded(self, names, func, on_timeout):
         """Run ``func(name)`` for every name in parallel threads, until the deadline."""
@@ -284,16 +352,17 @@ class Converger:
                 out[name] = func(name)
             except Exception as exc:  # pylint: disable=broad-except
                 out[name] = on_timeout(name, self._scrub("unexpected error: %r" % exc))
-        threads = [threading.Thread(target=one, args=(n,), daemon=True) for n in names]
-        for thread in threads:
-            thread.start()
-        for name, thread in zip(names, threads):
-            thread.join(max(0.0, self._ends_at - self.monotonic()))
-            if thread.is_alive():
+        started = self.pool.start([(n, lambda n=n: one(n)) for n in names], self._ends_at)
+        for name in names:
+            thread = started.get(name)
+            if thread is not None:
+                thread.join(max(0.0, self._ends_at - self.monotonic()))
+            if thread is None or thread.is_alive():
                 out[name] = on_timeout(name, "no answer within scrubbing_deadline=%ss" % self.deadline)
         return {n: out[n] for n in names}
 
     def _txn(self):
+        """One ledger transaction outside a run's pipelines (they go through ``self.commits``)."""
         return self.ledger.transaction(dry_run=self.check_mode)
 
     def _known(self, names):

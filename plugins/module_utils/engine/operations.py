@@ -25,7 +25,8 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils import _notify
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import _parse_targets, load_integrations
-from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import decide, hold_promise, manual_withdrawal
+from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+    decide, forced_off_cleared, hold_promise, manual_withdrawal, routes_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
     build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
@@ -99,7 +100,7 @@ def run_operation(params, check_mode=False):
         ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
         orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
                             deadline=params.get("deadline"), event_window=params.get("event_window", 300),
-                            operation=operation, safelist=safelist)
+                            operation=operation, workers=params.get("workers"), safelist=safelist)
         audit = open_audit(ledger, params["state_file"])
         if operation == "incident":
             report = orch.incident(incident)
@@ -258,11 +259,11 @@ class Orchestrator(Converger):
                 raise InputError("incident", "refused: incident %s (%s): %s" % (incident["id"], incident["status"],
                                                                                 refusal),
                                  hint="Nothing was recorded or called")
-            notes.extend(found)
+            notes[:] = found  # idempotent: a group commit may run this change again
             if incident["status"] == "resolved":
                 until, targets = hold_promise(book.doc, ws_name, incident["id"], self.hold_down)
                 book.promise_hold(ws_name, until, targets, self.clock())
-            if incident["status"] == "resolved" and not book.active_incidents(ws_name):
+            if incident["status"] == "resolved" and forced_off_cleared(book.doc, ws_name):
                 book.clear_forced_off(n for n, i in self.integrations.items() if i.workspace == ws_name)
 
         scope = [n for n, i in self.integrations.items() if i.workspace == ws_name]
@@ -361,7 +362,7 @@ class Orchestrator(Converger):
                 if integ.on_server:
                     return {"active": None, "error": None, "says": "on the server: the test playbook reads it"}
                 rec = integration_view(doc, name)
-                provider = integ.new_provider(self._per_target_params(integ, rec.get("targets") or [], doc))
+                provider = integ.new_provider(routes=routes_for(doc, integ, rec.get("targets") or []))
                 try:
                     state = provider.read()
                     said = provider.is_active(state)

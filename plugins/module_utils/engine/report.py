@@ -46,13 +46,13 @@ def handed_over_row(task):
     """A protected server's decision, for the play's next task to write over the server's connection."""
     integ, decision = task.integ, task.decision
     wanted = bool(decision.wanted)
-    extra = task.extra or {}
+    attacks = task.routes.attacks if task.routes is not None else {}  # the per-target decision (_policy.Routes)
     return {"integration": integ.name, "provider": integ.provider, "workspace": integ.workspace,
             "action": "activate" if wanted else "withdraw", "wanted": wanted, "changed": False, "failed": False,
             "on_server": True, "reason": decision.reason, "incidents": decision.incidents,
             "targets": decision.targets or [],
             "module_args": {"state": "active" if wanted else "inactive", "targets": decision.targets or [],
-                            "target_attacks": extra.get("target_attacks") or {}}}
+                            "target_attacks": attacks}}
 
 
 def superseded_row(task):

@@ -87,16 +87,31 @@ def describe_holder(holder):
 class Book:
     """One transaction's view of the document, with the record changes the engine makes."""
 
-    def __init__(self, doc, ledger):
+    def __init__(self, doc, ledger, track=False):
         self.doc = doc
         self.ledger = ledger
+        # With ``track``, every record handed out for change is copied first, so the backend learns
+        # what changed without copying (or comparing) a document of a thousand integrations. Every
+        # change goes through workspace() and integration(): the layout is nobody else's.
+        self.touched = {} if track else None
+
+    def _touch(self, section, name):
+        if self.touched is not None and (section, name) not in self.touched:
+            rec = self.doc[section].get(name, _ABSENT)
+            self.touched[(section, name)] = rec if rec is _ABSENT else copy.deepcopy(rec)
+
+    def changes(self):
+        """The (section, name) records this transaction changed, created or deleted (tracked books)."""
+        return {key for key, before in self.touched.items() if self.doc[key[0]].get(key[1], _ABSENT) != before}
 
     # -- reading --------------------------------------------------------------------------------
     def workspace(self, name):
+        self._touch("workspaces", name)
         return self.doc["workspaces"].setdefault(name, {"incidents": {}, "quiet_since": None, "deliveries": {},
                                                         "held_until": None, "held_targets": {}})
 
     def integration(self, name):
+        self._touch("integrations", name)
         rec = self.doc["integrations"].setdefault(name, {})
         for key, value in INTEGRATION_DEFAULTS.items():
             rec.setdefault(key, copy.deepcopy(value))
@@ -114,26 +129,25 @@ class Book:
         the event must not count (stale, replayed, or re-opening a closed incident)."""
         ws = self.workspace(incident["workspace"])
         deliveries = ws.setdefault("deliveries", {})
-        keep = 2 * max(window or 0, 300)  # long enough to recognise a replay inside any window
+        # The rules are the policy's (_policy imports this module: import here).
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
+            delivery_memory, event_refusal, reopen_refusal, replay_refusal)
+        keep = delivery_memory(window)
         for key, seen_at in list(deliveries.items()):
             if now - seen_at > keep:
                 del deliveries[key]
-        # Judged by its arrival, as the listener did (_policy imports this module: import here).
-        from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import event_refusal
-        refusal = event_refusal(incident, now, window)
+        # Judged by its arrival, as the listener did.
+        refusal = event_refusal(incident, now, window) or replay_refusal(incident.get("delivery"), deliveries)
         if refusal:
             return [], refusal
-        delivery = incident.get("delivery")
-        if delivery:
-            if delivery in deliveries:
-                return [], "this delivery was already received at %s: a replayed event" % _iso(deliveries[delivery])
-            deliveries[delivery] = now
         known = ws["incidents"].get(incident["id"])
+        refusal = incident["status"] == "started" and reopen_refusal(incident["id"], known)
+        if refusal:
+            return [], refusal
+        if incident.get("delivery"):
+            deliveries[incident["delivery"]] = now
         notes = []
         if incident["status"] == "started":
-            if known and known["status"] == "resolved":
-                return [], ("incident %s was resolved at %s and is closed; a detector opens a new incident with a "
-                            "new id" % (incident["id"], _iso(known.get("resolved_at"))))
             if known:
                 known["events"] = known.get("events", 1) + 1
                 notes.append("incident %s was already active: duplicate event, nothing new" % incident["id"])
@@ -185,9 +199,11 @@ class Book:
             self.integration(name)["forced_off"] = False
 
     def prune(self, keep=KEEP_RESOLVED):
-        for ws in self.doc["workspaces"].values():
+        for ws_name, ws in self.doc["workspaces"].items():
             resolved = sorted(((i, r) for i, r in ws["incidents"].items() if r.get("status") == "resolved"),
                               key=lambda item: item[1].get("resolved_at") or 0, reverse=True)
+            if resolved[keep:]:
+                self._touch("workspaces", ws_name)
             for incident_id, _rec in resolved[keep:]:
                 del ws["incidents"][incident_id]
 
@@ -199,6 +215,15 @@ class Book:
             return False
         rec["claim"] = who
         return True
+
+    def holder(self, name):
+        """Who holds ``name``'s claim (the backend may know better than the record)."""
+        return self.ledger.claim_holder(name, self.integration(name).get("claim"))
+
+    def holds_claim(self, name, who):
+        """Is ``name`` still claimed by ``who``? A run presumed lost may have been taken over meanwhile."""
+        claim = self.integration(name).get("claim") or {}
+        return claim.get("host") == who["host"] and claim.get("pid") == who["pid"] and self.ledger.holds_claim(name)
 
     def release(self, name):
         self.integration(name)["claim"] = None
@@ -215,8 +240,8 @@ class Book:
             # (the workspace quiet, by hand) ends that
             rec.update(expired=list(expired or []), expired_at=now if expired is not None else None)
         if wanted:
-            if rec["snapshot"] is None:
-                rec["snapshot"] = snapshot
+            from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import snapshot_to_keep
+            rec["snapshot"] = snapshot_to_keep(rec["snapshot"], snapshot)
             if not rec["active"] or rec["since"] is None:
                 rec["since"] = now
             rec["incidents"] = list(incidents)
@@ -243,6 +268,9 @@ def raise_attack(known, update):
     for field, value in (update or {}).items():
         attack[field] = max(value, attack.get(field) or 0) if field in ("bps", "pps") else value
     return attack or None
+
+
+_ABSENT = object()  # a record that did not exist before the transaction
 
 
 def integration_view(doc, name):

@@ -5,7 +5,7 @@
 # PRIVATE module_utils: not a public API, may change without notice.
 """The ledger in a file on the state host (the default backend).
 
-An exclusive ``flock`` taken with a deadline serialises transactions; the document is replaced
+An exclusive ``flock``, waited for in the kernel with a deadline, serialises transactions; the document is replaced
 atomically (temp file, fsync, rename), so a run killed at any point leaves the old or the new
 document, never a torn one. A claim of a dead local process (kill -9) is void.
 """
@@ -13,12 +13,12 @@ document, never a torn one. A claim of a dead local process (kill -9) is void.
 from __future__ import annotations
 
 import contextlib
-import copy
 import errno
 import fcntl
 import json
 import os
 import tempfile
+import threading
 import time
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError
@@ -31,7 +31,7 @@ class FileLedger:
 
     backend = "file"
 
-    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, path, lock_timeout=LOCK_TIMEOUT, operation="run", clock=time.monotonic):
         if not path:
             raise ProviderError("ledger", "scrubbing_state_file is empty", hint="Set it to a writable path")
         self.path = os.path.abspath(os.path.expanduser(path))
@@ -39,8 +39,9 @@ class FileLedger:
         self.lock_timeout = lock_timeout
         self.operation = operation
         self.clock = clock
-        self.sleep = sleep
         self.lock_waits = []  # seconds each transaction waited for the lock (reported, benchmarked)
+        self._cache = None  # (file identity, document, rendered lines) as we last wrote it
+        self._hint = None  # (rendered lines, changed records) for the next _replace
 
     @property
     def where(self):
@@ -48,16 +49,25 @@ class FileLedger:
 
     def read(self):
         """The current document, without locking (a reader always sees a whole file)."""
+        return self._parse(self._text())
+
+    def _text(self):
         try:
             with open(self.path, encoding="utf-8") as handle:
-                doc = json.load(handle)
+                return handle.read()
         except FileNotFoundError:
-            return empty_document()
-        except ValueError as exc:
-            raise ProviderError("ledger", "%s is not valid JSON (%s)" % (self.path, exc), hint=REPAIR_HINT)
+            return None
         except OSError as exc:
             raise ProviderError("ledger", "cannot read %s (%s)" % (self.path, exc.strerror),
                                 hint="Check the permissions of scrubbing_state_file on the state host")
+
+    def _parse(self, text):
+        if text is None:
+            return empty_document()
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise ProviderError("ledger", "%s is not valid JSON (%s)" % (self.path, exc), hint=REPAIR_HINT)
         return check_document(doc, self.path)
 
     @contextlib.contextmanager
@@ -66,12 +76,41 @@ class FileLedger:
             yield Book(self.read(), self)
             return
         with self._locked():
-            doc = self.read()
-            before = copy.deepcopy(doc)
-            yield Book(doc, self)
-            if doc != before:
+            doc, lines = self._current()
+            book = Book(doc, self, track=True)
+            try:
+                yield book
+            except BaseException:
+                self._cache = None  # the document in memory may hold a half-made change
+                raise
+            changed = book.changes()
+            if changed:
                 doc["updated_at"] = time.time()
-                self._replace(doc)
+                self._hint = (lines, changed)
+                try:
+                    self._replace(doc)
+                except BaseException:
+                    self._cache = None
+                    raise
+
+    def _current(self):
+        """The document under the lock, and the rendered lines of its records when we wrote it last.
+
+        A run commits a few dozen times; between two of its transactions nobody else wrote when
+        the file is still the one we renamed into place (same inode, size and times): then the
+        document we hold is the file, and only the records a transaction changed need rendering.
+        Anything else (another process wrote, first transaction) parses the file."""
+        if self._cache is not None and self._cache[0] == self._identity():
+            return self._cache[1], self._cache[2]
+        self._cache = None
+        return self._parse(self._text()), None
+
+    def _identity(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     # -- the lock -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -102,24 +141,57 @@ class FileLedger:
             os.close(fd)
 
     def _acquire(self, fd):
+        """Take the lock, waiting at most ``lock_timeout``: blocked in the kernel, not polling.
+
+        ``flock`` has no timeout of its own, so the blocking call runs in a helper thread on a
+        duplicate of ``fd`` (one open file description, one lock) while we wait for it with the
+        deadline. Waiters queue in the kernel and the lock passes on the moment it is released,
+        instead of every waiter sleeping and retrying while the holder is already done. A helper
+        whose caller gave up takes the lock only to drop it at once.
+        """
         start = self.clock()
-        pause = 0.002
-        while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        else:
+            self.lock_waits.append(0.0)
+            return
+        helper_fd = os.dup(fd)
+        state = {"granted": False, "abandoned": False, "error": None}
+        mutex = threading.Lock()
+        granted = threading.Event()
+
+        def wait_in_kernel():
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.lock_waits.append(self.clock() - start)
-                return
+                fcntl.flock(helper_fd, fcntl.LOCK_EX)
             except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if self.clock() - start >= self.lock_timeout:
-                raise ProviderError(
-                    "ledger", "the ledger lock %s is held by %s; waited %d s" % (
-                        self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
-                    hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
-                         "released when it exits)")
-            self.sleep(pause)
-            pause = min(pause * 2, 0.05)
+                state["error"] = exc
+            with mutex:
+                if state["abandoned"]:
+                    if state["error"] is None:
+                        fcntl.flock(helper_fd, fcntl.LOCK_UN)
+                    os.close(helper_fd)
+                    return
+                state["granted"] = state["error"] is None
+            granted.set()
+
+        threading.Thread(target=wait_in_kernel, daemon=True, name="ddos-scrubbing-ledger-lock").start()
+        granted.wait(max(0.0, self.lock_timeout - (self.clock() - start)))
+        with mutex:
+            if not granted.is_set():
+                state["abandoned"] = True
+        if state["abandoned"]:
+            raise ProviderError(
+                "ledger", "the ledger lock %s is held by %s; waited %d s" % (
+                    self.lock_path, describe_holder(self._holder(fd)), self.lock_timeout),
+                hint="Wait for that run to finish; if that process is gone or stuck, stop it (the lock is "
+                     "released when it exits)")
+        os.close(helper_fd)  # the lock belongs to the shared file description, which fd keeps
+        if state["error"] is not None:
+            raise state["error"]
+        self.lock_waits.append(self.clock() - start)
 
     @staticmethod
     def _holder(fd):
@@ -133,8 +205,11 @@ class FileLedger:
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
+            lines, changed = self._hint or (None, ())
+            self._hint = None
+            text, lines = render_lines(doc, lines, changed)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle, indent=1, sort_keys=True)
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
@@ -145,6 +220,7 @@ class FileLedger:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+            self._cache = (self._identity(), doc, lines)
         except OSError as exc:
             raise ProviderError("ledger", "cannot write %s (%s)" % (self.path, exc.strerror or exc), hint=(
                 "Free space on the state host's filesystem" if exc.errno == errno.ENOSPC else
@@ -162,8 +238,41 @@ class FileLedger:
     def drop_claim(self, name):
         pass
 
+    @staticmethod
+    def claim_holder(name, recorded):
+        return recorded  # the record is the claim here
+
+    @staticmethod
+    def holds_claim(name):
+        return True  # the record is the claim here: Book.holds_claim compares it
+
     def close(self):
         pass
+
+
+def render(doc):
+    return render_lines(doc)[0]
+
+
+def render_lines(doc, lines=None, changed=()):
+    """(JSON text, its record lines) of the document, one line per integration and per workspace:
+    ``grep`` and ``diff`` find a record at a glance, json's C encoder writes it (``indent`` falls
+    back to the pure Python encoder), and with the ``lines`` of the last rendering only the
+    ``changed`` records are encoded again."""
+    parts, out = [], {}
+    for key in sorted(doc):
+        value = doc[key]
+        if isinstance(value, dict) and key in ("workspaces", "integrations") and value:
+            known = (lines or {}).get(key, {})
+            section = out[key] = {}
+            for name in sorted(value):
+                line = known.get(name) if (key, name) not in changed else None
+                section[name] = line if line is not None else "  %s: %s" % (
+                    json.dumps(name), json.dumps(value[name], sort_keys=True))
+            parts.append(" %s: {\n%s\n }" % (json.dumps(key), ",\n".join(section[n] for n in sorted(section))))
+        else:
+            parts.append(" %s: %s" % (json.dumps(key), json.dumps(value, sort_keys=True)))
+    return "{\n" + ",\n".join(parts) + "\n}\n", out
 
 
 def _file_claim_is_live(claim, who, now, stale_after=STALE_CLAIM):

@@ -10,16 +10,28 @@ The document is one row; a transaction is ``SELECT ... FOR UPDATE``, the change,
 lock held by this run's own connection: when a controller dies its connection goes, the lock
 with it, and the next run of any node takes the integration over at once (no stale timer).
 Connection settings follow libpq: a conninfo string or URI, ``PG*`` variables, ``.pgpass``.
+
+A controller can also vanish without closing its connection (power, network): its session and
+its claims would live on until the server's TCP stack gives up (about two hours). So the claims
+connection asks both ends for TCP keepalives and a ``tcp_user_timeout``, and its run touches it
+every ``HEARTBEAT`` seconds; a waiting run that finds the holder's session silent for
+``LOST_AFTER`` seconds ends that session (``pg_terminate_backend``, allowed on one's own role's
+sessions) and takes the claim over within its deadline. A holder that comes back checks its
+claim before each provider write and, having lost it, writes nothing.
+
+A DSN is a secret: no message ever quotes it or any piece of it (libpq's parse errors do quote
+pieces; they are shown with the quoted parts hidden).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
+import re
 import threading
 import time
 import zlib
+from urllib.parse import quote, unquote
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
@@ -34,6 +46,51 @@ except ImportError:
 
 TABLE = "ddos_scrubbing_ledger"
 LOCK_SPACE = 0x0dd05  # first key of our advisory locks, so they never meet another application's
+APP_PREFIX = "ddos-scrubbing"
+HEARTBEAT = 2.0  # seconds between touches of the claims connection while claims are held
+LOST_AFTER = 10.0  # seconds a claim holder's session may stay silent before it is presumed lost
+# Both ends give up on a peer that stopped answering within ~15 s, instead of the kernel's 2 h.
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+             "tcp_user_timeout": 15000}
+DSN_HINT = ("e.g. host=db.example.net dbname=ddos user=ddos, or postgresql://ddos@db.example.net/ddos; in a URI, "
+            "percent-encode '%', '/', '@', ':' and '?' of a password (%25, %2F, %40, %3A, %3F), or keep the "
+            "password out of the DSN (PGPASSWORD, ~/.pgpass)")
+
+
+def parse_dsn(dsn):
+    """libpq's reading of ``dsn``, refusing what it would misread, never quoting any of it."""
+    if re.match(r"(?i)postgres(ql)?://", dsn):
+        rest = dsn.split("://", 1)[1]
+        authority = re.split(r"[/?]", rest, maxsplit=1)[0]
+        if authority.count("@") > 1 or ("@" not in authority and "@" in rest.split("?", 1)[0]):
+            raise ProviderError("ledger", "scrubbing_ledger_dsn is a URI whose user or password holds an unencoded "
+                                "'/', '@' or '?': libpq would read part of it as the host or database",
+                                hint=DSN_HINT)
+    try:
+        info = pg_conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        # libpq quotes the offending piece, which can be (part of) the password: hide every quote
+        reason = re.sub(r'"[^"]*"', '"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise ProviderError("ledger", "scrubbing_ledger_dsn is not a valid conninfo string or URI (libpq: %s)" % (
+            reason or type(exc).__name__), hint=DSN_HINT)
+    port = str(info.get("port") or "")
+    if port and not all(p.strip().isdigit() for p in port.split(",")):
+        raise ProviderError("ledger", "scrubbing_ledger_dsn has a port that is not a number (a password with an "
+                            "unencoded character read as host:port?)", hint=DSN_HINT)
+    return info
+
+
+def application_name(who):
+    """``ddos-scrubbing <operation> <pid> <host>``, cut to PostgreSQL's 63 bytes (the host last)."""
+    return ("%s %s %s %s" % (APP_PREFIX, who["operation"], who["pid"], who["host"])).encode()[:63].decode(
+        "utf-8", "ignore")
+
+
+def holder_from_application_name(name, since=None):
+    parts = (name or "").split(" ", 3)
+    if len(parts) < 3 or parts[0] != APP_PREFIX:
+        return None
+    return {"operation": parts[1], "pid": parts[2], "host": parts[3] if len(parts) > 3 else "?", "at": since}
 
 
 class PostgresLedger:
@@ -50,40 +107,41 @@ class PostgresLedger:
         self.lock_timeout = lock_timeout
         self.connect_timeout = connect_timeout
         self.lock_waits = []
-        self._password = self._parse(dsn).get("password")
+        self._info = parse_dsn(dsn)
+        password = self._info.get("password")
+        self._secrets = [dsn] + ([password, quote(password, safe=""), unquote(password)] if password else [])
+        self.who = claimant(operation)
         self._claims_conn = None
         self._claims_lock = threading.Lock()
+        self._txn_conn = None
+        self._txn_lock = threading.Lock()
+        self._claims_held = set()
+        self._heartbeat = None
+        self._closed = threading.Event()
         self._schema_ready = False
+        self.notes = []  # claims taken over from lost holders, for the run's warnings
 
     # -- where, without secrets ------------------------------------------------------------------
-    @staticmethod
-    def _parse(dsn):
-        try:
-            return pg_conninfo.conninfo_to_dict(dsn)
-        except psycopg.ProgrammingError as exc:
-            raise ProviderError("ledger", "scrubbing_ledger_dsn is not a valid conninfo string or URI (%s)" % (
-                redact(str(exc), [dsn]),), hint="e.g. host=db.example.net dbname=ddos user=ddos, or "
-                                                "postgresql://ddos@db.example.net/ddos")
-
     @property
     def where(self):
-        info = self._parse(self.dsn)
+        info = self._info
         host = info.get("host") or "(PGHOST or the local socket)"
         port = info.get("port") or "5432"
         return "PostgreSQL %s port %s database %s" % (host, port, info.get("dbname") or "(default)")
 
     def _error(self, what, exc):
         message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                         [self._password, self.dsn])
+                         self._secrets)
         return ProviderError("ledger", "%s the ledger at %s: %s" % (what, self.where, message),
                              hint="Check scrubbing_ledger_dsn (or SCRUBBING_LEDGER_DSN), that the database "
                                   "accepts this client, and the user's rights; no provider was called")
 
     # -- connections -----------------------------------------------------------------------------
-    def _connect(self, autocommit=False):
+    def _connect(self, autocommit=False, keepalive=False):
+        options = dict(KEEPALIVE) if keepalive else {}
         try:
             conn = psycopg.connect(self.dsn, autocommit=autocommit, connect_timeout=self.connect_timeout,
-                                   application_name=json.dumps(claimant(self.operation))[:63])
+                                   application_name=application_name(self.who), **options)
         except psycopg.Error as exc:
             raise self._error("cannot connect to", exc)
         if not self._schema_ready:
@@ -127,48 +185,65 @@ class PostgresLedger:
         if dry_run:
             yield Book(self.read(), self)
             return
-        conn = self._connect()
+        with self._txn_lock:
+            conn = self._txn_conn
+            if conn is None or conn.closed:
+                conn = self._txn_conn = self._connect()
+            ok = False
+            try:
+                with self._one_transaction(conn) as book:
+                    yield book
+                ok = True
+            finally:
+                if not ok:
+                    # an error or an abandoned change: never reuse a connection in an unknown state
+                    self._txn_conn = None
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+
+    @contextlib.contextmanager
+    def _one_transaction(self, conn):
+        """One short transaction on the run's connection (kept between transactions: a run commits a
+        few dozen times, and a new connection costs more than the transaction)."""
+        start = time.monotonic()
         try:
-            start = time.monotonic()
+            conn.execute("SET lock_timeout = %d" % int(self.lock_timeout * 1000))
+            row = conn.execute("SELECT doc FROM %s WHERE id = 1 FOR UPDATE" % TABLE).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            conn.rollback()
+            raise ProviderError("ledger", "the ledger at %s is locked by %s; waited %d s" % (
+                self.where, self._holder(), self.lock_timeout),
+                hint="Wait for that run to finish; a stuck one can be ended with pg_terminate_backend")
+        except psycopg.Error as exc:
+            raise self._error("cannot lock", exc)
+        self.lock_waits.append(time.monotonic() - start)
+        doc = check_document(row[0], self.where)
+        book = Book(doc, self, track=True)
+        yield book
+        if book.changes():
+            doc["updated_at"] = time.time()
             try:
-                conn.execute("SET lock_timeout = %d" % int(self.lock_timeout * 1000))
-                row = conn.execute("SELECT doc FROM %s WHERE id = 1 FOR UPDATE" % TABLE).fetchone()
-            except psycopg.errors.LockNotAvailable:
-                conn.rollback()
-                raise ProviderError("ledger", "the ledger at %s is locked by %s; waited %d s" % (
-                    self.where, self._holder(), self.lock_timeout),
-                    hint="Wait for that run to finish; a stuck one can be ended with pg_terminate_backend")
+                conn.execute("UPDATE %s SET doc = %%s, updated_at = now() WHERE id = 1" % TABLE,
+                             (json.dumps(doc),))
             except psycopg.Error as exc:
-                raise self._error("cannot lock", exc)
-            self.lock_waits.append(time.monotonic() - start)
-            doc = check_document(row[0], self.where)
-            before = copy.deepcopy(doc)
-            yield Book(doc, self)
-            if doc != before:
-                doc["updated_at"] = time.time()
-                try:
-                    conn.execute("UPDATE %s SET doc = %%s, updated_at = now() WHERE id = 1" % TABLE,
-                                 (json.dumps(doc),))
-                except psycopg.Error as exc:
-                    raise self._error("cannot write", exc)
-            try:
-                conn.commit()
-            except psycopg.Error as exc:
-                raise self._error("cannot commit to", exc)
-        finally:
-            conn.close()
+                raise self._error("cannot write", exc)
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self._error("cannot commit to", exc)
 
     def _holder(self):
         try:
             conn = self._connect(autocommit=True)
             try:
                 row = conn.execute(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "SELECT a.application_name, extract(epoch FROM a.xact_start) FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.relation = %s::regclass AND l.granted AND l.pid <> pg_backend_pid() LIMIT 1",
                     (TABLE,)).fetchone()
             finally:
                 conn.close()
-            holder = json.loads(row[0]) if row and row[0].startswith("{") else None
+            holder = holder_from_application_name(row[0], float(row[1]) if row[1] else None) if row else None
         except (psycopg.Error, ProviderError, ValueError):
             holder = None
         return describe_holder(holder)
@@ -178,26 +253,109 @@ class PostgresLedger:
     def _key(name):
         return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
-    def take_claim(self, name, current, who, now):
-        with self._claims_lock:
-            if self._claims_conn is None:
-                self._claims_conn = self._connect(autocommit=True)
+    def _claims(self):
+        """This run's claims connection (keepalives on both ends, touched by a heartbeat)."""
+        if self._claims_conn is None:
+            conn = self._connect(autocommit=True, keepalive=True)
             try:
-                row = self._claims_conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
-                                                (LOCK_SPACE, self._key(name))).fetchone()
+                # the server's side of the keepalive: a client gone silent frees its session, and
+                # with it its claims, in about 15 s (ignored on a Unix socket, where nothing is lost)
+                conn.execute("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
+                             "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 15000")
+            except psycopg.Error as exc:
+                conn.close()
+                raise self._error("cannot claim in", exc)
+            self._claims_conn = conn
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(target=self._beat, daemon=True, name="ddos-scrubbing-heartbeat")
+                self._heartbeat.start()
+        return self._claims_conn
+
+    def _beat(self):
+        """Show waiting runs that this run is alive while it holds claims (its session's state_change)."""
+        while not self._closed.wait(HEARTBEAT):
+            with self._claims_lock:
+                if self._claims_conn is not None and self._claims_held:
+                    with contextlib.suppress(psycopg.Error):
+                        self._claims_conn.execute("SELECT 1")
+
+    def take_claim(self, name, current, who, now):
+        key = self._key(name)
+        with self._claims_lock:
+            if name in self._claims_held:
+                return True  # ours already (a later round): a second lock would outlive the release
+            conn = self._claims()
+            try:
+                if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, key)).fetchone()[0]:
+                    self._claims_held.add(name)
+                    return True
+                holder = self._claim_holder(conn, key)
+                if holder and holder["silent"] >= LOST_AFTER and holder["state"] == "idle":
+                    # Its run stopped touching its session long ago (a host gone, a frozen process):
+                    # end the session, which frees its claims, and take this one over.
+                    conn.execute("SELECT pg_terminate_backend(%s)", (holder["backend"],))
+                    for _try in range(50):
+                        if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, key)).fetchone()[0]:
+                            self._claims_held.add(name)
+                            self.notes.append("%s: took over the claim of %s, silent for %d s (presumed lost)" % (
+                                name, describe_holder(holder["who"]), holder["silent"]))
+                            return True
+                        time.sleep(0.02)
             except psycopg.Error as exc:
                 raise self._error("cannot claim in", exc)
-            return bool(row[0])
+            return False
+
+    def _claim_holder(self, conn, key):
+        row = conn.execute(
+            "SELECT a.pid, a.application_name, extract(epoch FROM a.backend_start), a.state, "
+            "extract(epoch FROM now() - a.state_change) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s AND l.objid::bigint = %s "
+            "AND l.objsubid = 2 LIMIT 1", (LOCK_SPACE, key)).fetchone()
+        if not row:
+            return None
+        return {"backend": row[0], "who": holder_from_application_name(row[1], float(row[2]) if row[2] else None),
+                "state": row[3], "silent": float(row[4] or 0)}
+
+    def claim_holder(self, name, recorded):
+        """Who holds ``name``'s claim: its session's application_name says, the record may be stale."""
+        with self._claims_lock:
+            try:
+                holder = self._claim_holder(self._claims(), self._key(name))
+            except (psycopg.Error, ProviderError):
+                holder = None
+        return (holder or {}).get("who") or recorded
+
+    def holds_claim(self, name):
+        """Is the claim still this run's? False once a waiting run took it over (we were presumed lost)."""
+        with self._claims_lock:
+            if self._claims_conn is None or name not in self._claims_held:
+                return False
+            try:
+                row = self._claims_conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+                    "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 2",
+                    (LOCK_SPACE, self._key(name))).fetchone()
+            except psycopg.Error:
+                return False  # our session was ended: whoever waited has taken over
+            return bool(row and row[0])
 
     def drop_claim(self, name):
         with self._claims_lock:
+            self._claims_held.discard(name)
             if self._claims_conn is None:
                 return
             with contextlib.suppress(psycopg.Error):
                 self._claims_conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, self._key(name)))
 
     def close(self):
+        self._closed.set()
+        with self._txn_lock:
+            if self._txn_conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._txn_conn.close()
+                self._txn_conn = None
         with self._claims_lock:
+            self._claims_held.clear()
             if self._claims_conn is not None:
                 self._claims_conn.close()
                 self._claims_conn = None

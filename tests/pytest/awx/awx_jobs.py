@@ -59,6 +59,7 @@ class Job:
         self.dir = str(directory)
         self.ident = ident
         self.playbook = playbook
+        self.limit = "localhost"  # the job template's limit (None: no limit)
         for sub in ("project", "inventory", "env"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         for name, text in PROJECT.items():
@@ -136,7 +137,7 @@ class Node:
 
         def transmit():
             try:
-                runner(private_data_dir=job.dir, playbook=job.playbook, ident=job.ident, limit="localhost",
+                runner(private_data_dir=job.dir, playbook=job.playbook, ident=job.ident, limit=job.limit,
                        streamer="transmit", _output=worker.stdin, cancel_callback=lambda: False)
             except (BrokenPipeError, OSError):
                 pass  # the worker was killed while the job was being sent

@@ -141,7 +141,8 @@ def test_the_provider_has_a_contract_case_and_a_simulator(name):
     if backend == "gobgp":   # the BGP providers run against a real GoBGP speaker and BIRD router
         assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "bgp", "bgp_lab.py"))
     elif backend == "nftables":  # the server's own firewall runs against the kernel, in a test namespace
-        assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "local_firewall", "test_local_firewall.py"))
+        assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "providers", "local_firewall",
+                                           "test_local_firewall.py"))
     else:
         assert backend in simulator_classes(), "%s: its contract case runs against simulator %r, which the sandbox " \
             "does not have (sandbox/ddos_sandbox/providers/)" % (name, backend)

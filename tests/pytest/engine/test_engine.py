@@ -31,6 +31,8 @@ class Switch(Provider):
         box = WORLD[self.params["key"]]
         if box.get("gate") is not None:
             box["gate"].wait(30)
+        if box.get("on_read") is not None:
+            box["on_read"](self.params["key"])
         return {"on": box["on"]}
 
     def is_active(self, state):
@@ -50,6 +52,10 @@ class Switch(Provider):
 
     def apply(self, state, wanted):
         box = WORLD[self.params["key"]]
+        if box.get("barrier") is not None:
+            box["barrier"].wait(10)
+        if box.get("before_write") is not None:
+            box["before_write"](self.params["key"])
         box["on"] = wanted["on"]
         box["writes"].append((time.monotonic(), wanted["on"]))
         return {"on": box["on"]}
@@ -99,6 +105,9 @@ def test_reconcile_finishes_what_the_deadline_left_pending(tmp_path):
 
 def test_writes_that_landed_are_reported_when_the_ledger_fails(tmp_path, monkeypatch):
     integrations = switches("a", "b")
+    # both writes go out once both intents are recorded: the full disk then hits two outcomes
+    # (a full disk also refuses an intent committed with them, and then nothing is written)
+    WORLD["a"]["barrier"] = WORLD["b"]["barrier"] = threading.Barrier(2)
     ledger = FileLedger(str(tmp_path / "l.json"))
     real = ledger._replace
     calls = []

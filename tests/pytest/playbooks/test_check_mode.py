@@ -7,13 +7,64 @@ run does write: every provider of the demo inventory, a ledger that already hold
 Each check run is followed by the same run without ``--check``, which must write: a check run
 that writes nothing only because there was nothing to do would prove nothing. What is asserted
 is what the user can see: the sandbox's request log and state, the ledger's bytes, the exit
-status.
+status. Both ledger backends: the file (its bytes, no temporary file left) and PostgreSQL
+(``pg_dump`` of the database).
 """
 
 from __future__ import annotations
 
-from conftest import run_playbook
+import os
+import subprocess
+
+import pytest
+
+from conftest import in_ci, run_playbook
 from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
+from services import PG_BIN, PostgresServer
+
+
+class FileLedger:
+    def __init__(self, path):
+        self.path = path
+        self.extra = {}
+
+    def content(self):
+        """The ledger's bytes, and any temporary ledger file left beside it."""
+        if not self.path.exists():
+            return None
+        return self.path.read_bytes(), sorted(p.name for p in self.path.parent.iterdir() if p.name.startswith("."))
+
+
+class PostgresLedger:
+    def __init__(self, tmp_path, server):
+        self.path = tmp_path / "unused-file-ledger.json"
+        self.server = server
+        self.extra = {"scrubbing_ledger_dsn": server.dsn}
+
+    def content(self):
+        """Every row of the database, as pg_dump writes it (a rolled-back write leaves it as it was)."""
+        dump = subprocess.run([os.path.join(PG_BIN, "pg_dump"), "--data-only", "--no-owner", "-d", self.server.dsn],
+                              capture_output=True, check=True)
+        assert not self.path.exists(), "the file ledger was used although a DSN is set"
+        # pg_dump brackets its output with a random \restrict key (PostgreSQL 15.14+): not data.
+        return [line for line in dump.stdout.splitlines() if not line.startswith((b"\\restrict", b"\\unrestrict"))]
+
+
+@pytest.fixture(params=["file", "postgresql"])
+def ledger(request, tmp_path):
+    if request.param == "file":
+        yield FileLedger(tmp_path / "ledger.json")
+        return
+    reason = PostgresServer.missing()
+    if reason:
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    try:
+        yield PostgresLedger(tmp_path, server)
+    finally:
+        server.stop()
 
 
 def _seq(sandbox):
@@ -29,32 +80,31 @@ def _writes_since(sandbox, mark):
 def check_writes_nothing(sandbox, ledger, playbook, extra=None, limit=None):
     """Run ``playbook`` with --check: it succeeds, reads the providers, and writes to neither
     a provider nor the ledger."""
-    before_bytes = ledger.read_bytes()
+    before_ledger = ledger.content()
     before_state = sandbox.state()
     mark = _seq(sandbox)
-    proc = run_playbook(playbook, sandbox, ledger, extra, limit=limit, check=True)
+    proc = run_playbook(playbook, sandbox, ledger.path, dict(ledger.extra, **(extra or {})), limit=limit,
+                        check=True)
     assert proc.returncode == 0, proc.output
     assert [e for e in sandbox.requests() if e["seq"] > mark], "%s --check must read the providers" % playbook
     assert (_writes_since(sandbox, mark), sandbox.state() == before_state) == ([], True), \
         "%s --check wrote to a provider (the requests, whether the providers are unchanged)" % playbook
-    assert ledger.read_bytes() == before_bytes, "%s --check changed the ledger" % playbook
-    assert not [p.name for p in ledger.parent.iterdir() if p.name.startswith(".ledger-")], "a temp ledger was left"
+    assert ledger.content() == before_ledger, "%s --check changed the ledger" % playbook
     return proc
 
 
 def real_run_writes(sandbox, ledger, playbook, extra=None, limit=None):
     """The same run without --check: it writes (so the check run above had something to do)."""
     mark = _seq(sandbox)
-    before_bytes = ledger.read_bytes() if ledger.exists() else None
-    proc = run_playbook(playbook, sandbox, ledger, extra, limit=limit)
+    before_ledger = ledger.content()
+    proc = run_playbook(playbook, sandbox, ledger.path, dict(ledger.extra, **(extra or {})), limit=limit)
     assert proc.returncode == 0, proc.output
     assert _writes_since(sandbox, mark), "%s should have written: the check run above proved nothing" % playbook
-    assert ledger.read_bytes() != before_bytes
+    assert ledger.content() != before_ledger
     return proc
 
 
-def test_check_mode_writes_nothing_where_the_real_run_writes(sandbox, tmp_path):
-    ledger = tmp_path / "ledger.json"
+def test_check_mode_writes_nothing_where_the_real_run_writes(sandbox, ledger):
     started_a = {"incident": {"id": "A", "status": "started", "target": "203.0.113.7"}}
     resolved_a = {"incident": {"id": "A", "status": "resolved"}}
     real_run_writes(sandbox, ledger, "incident", started_a)  # the ledger now holds incident A
@@ -82,6 +132,6 @@ def test_check_mode_writes_nothing_where_the_real_run_writes(sandbox, tmp_path):
 def test_the_test_button_in_check_mode_sends_no_write(sandbox, tmp_path):
     """The Test button checks write permission with a change that changes nothing (DigitalOcean,
     Linode); ``--check`` promises no write request at all, so there it must not send one."""
-    ledger = tmp_path / "ledger.json"
+    ledger = FileLedger(tmp_path / "ledger.json")
     real_run_writes(sandbox, ledger, "incident", {"incident": {"id": "A", "status": "started"}})
     check_writes_nothing(sandbox, ledger, "test")

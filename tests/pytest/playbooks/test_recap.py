@@ -158,12 +158,21 @@ def test_diff_shows_each_changed_integration(sandbox, tmp_path):
 def test_a_limit_that_leaves_out_a_failed_integration_still_fails_the_run(sandbox, tmp_path):
     """AWX or the operator limits the play; the work covers the workspace, so does the verdict."""
     inv, ledger = inventory(tmp_path, sandbox), tmp_path / "ledger.json"
-    fails_do(sandbox)
+    fault = fails_do(sandbox)
     run = play("incident", inv, ledger, started(), "--limit", "localhost,mt-edge")
     assert run.returncode == 2, run.output
     assert "do-web: " in run.stdout and "--limit" in run.stdout, run.stdout
     counts = recap(run)
     assert set(counts) == {"localhost", "mt-edge"} and counts["mt-edge"][1:3] == (1, 0), run.stdout
+    assert counts["localhost"][1] == 0, "mt-edge's change is booked on mt-edge, not again on the state host"
+
+    # A change to an integration outside the play is booked on the play's first host: with only
+    # the state host in the play, reconcile still reports that do-web was activated.
+    clear(sandbox, fault)
+    run = play("reconcile", inv, ledger, None, "--limit", "localhost")
+    assert run.returncode == 0, run.output
+    assert recap(run)["localhost"][1:3] == (1, 0), run.stdout
+    assert "do-web (digitalocean_firewall): activated" in run.stdout, run.stdout
 
 
 def test_a_batch_of_incidents_books_each_integration_once(sandbox, tmp_path):

@@ -96,8 +96,8 @@ def test_a_flowtriq_webhook_maps_to_an_incident_that_passes():
                          "peak_bps": 9.1e8, "attack_family": "udp_flood", "ai_summary": "volumetric",
                          "dashboard_url": "https://flowtriq.example/i/4711", "unknown_field": 1},
             "node": {"name": "edge-1", "ip_address": "203.0.113.7"}}
-    incident = validate_incident(source.route(intake, "flowtriq", "flowtriq/prod", body, "sha256=" + "0" * 64,
-                                                time.time()))
+    routed = source.route(intake, "flowtriq", "flowtriq/prod", body, "sha256=" + "0" * 64, time.time())
+    incident = validate_incident(routed)
     assert incident["target"] == "203.0.113.7" and incident["id"] == "flowtriq-4711"
     assert incident["details"]["severity"] == "high" and incident["details"]["node"] == "edge-1"
 

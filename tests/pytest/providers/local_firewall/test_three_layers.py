@@ -39,7 +39,8 @@ def sh(*argv, ns=None, check=True):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require({"root": os.geteuid() == 0, "nft": os.path.exists("/usr/sbin/nft"), "sshd": os.path.exists("/usr/sbin/sshd")},
+    require({"root": os.geteuid() == 0, "nft": os.path.exists("/usr/sbin/nft"),
+             "sshd": os.path.exists("/usr/sbin/sshd")},
             "run as root with nftables and openssh-server: scripts/ensure-debian.sh")
     sh("ip", "netns", "del", NS, check=False)
     sh("ip", "link", "del", "lfw3-peer", check=False)
@@ -117,7 +118,7 @@ def udp_arriving(packets=300):
     try:
         assert listener.stdout.readline().strip() == "ready"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-            for _ in range(packets):
+            for _packet in range(packets):
                 tx.sendto(b"x" * 64, (SERVER, 9999))
         return int(listener.stdout.readline())
     finally:

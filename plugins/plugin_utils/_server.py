@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE plugin_utils: not a public API, may change without notice.
+"""A protected server's own firewall, written over that server's own connection.
+
+The orchestrate task decided, for every host of the group ``scrubbing_servers``, whether its
+nftables table must exist and for which of its addresses, and recorded that intent in the
+ledger. The per-host outcome task (``ddos.scrubbing.outcome``) then runs on each such server, in
+parallel as Ansible runs any task, and calls this: ``ddos.scrubbing.local_firewall`` runs there
+with the server's own options (``scrubbing_local_firewall``) and the run's decision (for the Test
+button, ``ddos.scrubbing.local_firewall_info``). The result is the server's own line in the PLAY
+RECAP, and the role's next task records it in the ledger.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
+
+SERVERS = "scrubbing_servers"
+
+
+def server_outcome(action, host, report, task_vars):
+    """Run the decision for ``host`` on it through ``action``'s connection; the host's result."""
+    row = handed_over(host, report)
+    if row is None:
+        return dict(skipped=True, changed=False, skip_reason="no decision for this server in this run")
+    # The server's own options come from the inventory (templated as inventory values are); the
+    # decision (targets, attack details) comes from the run's result and is data, never templated.
+    options = action._templar.template(task_vars.get("scrubbing_local_firewall") or {})
+    if row.get("ok") is not None and "findings" in row:  # the Test button
+        args = {k: v for k, v in options.items() if k not in ("state", "targets", "target_attacks")}
+        return action._execute_module(module_name="ddos.scrubbing.local_firewall_info", module_args=args,
+                                      task_vars=task_vars)
+    out = action._execute_module(module_name="ddos.scrubbing.local_firewall",
+                                 module_args=dict(options, **row["module_args"]), task_vars=task_vars)
+    summary = {k: v for k, v in row.items() if k not in ("on_server", "module_args")}
+    summary.update(changed=bool(out.get("changed")), failed=bool(out.get("failed")), active=out.get("active"),
+                   msg=out.get("msg"))
+    result = dict(out, msg=outcome_line(summary, bool(action._task.check_mode)), targets=row.get("targets") or [],
+                  incidents=row.get("incidents") or [], action=row.get("action"), reason=row.get("reason"))
+    if not action._task.diff:
+        result.pop("diff", None)
+    return result
+
+
+def handed_over(host, report):
+    """The run's last decision for ``host`` (a batch of incidents: the last one decided)."""
+    if not isinstance(report, dict):
+        return None
+    for one in reversed(report.get("reports") or [report]):
+        row = (one.get("integrations") or {}).get(host)
+        if isinstance(row, dict) and row.get("on_server"):
+            return row
+    return None
