@@ -52,17 +52,17 @@ def validate(receivers):
         if unknown:
             errors.append("%s: unknown key(s) %s; a receiver takes url, format, secret, events" % (
                 where, ", ".join(map(str, unknown))))
-        fmt = rec.get("format", "generic")
+        fmt = rec.get("format") or "generic"
         if fmt not in FORMATS:
             errors.append("%s: format must be one of %s, got %r" % (where, ", ".join(FORMATS), fmt))
-        url = rec.get("url", PAGERDUTY_URL if fmt == "pagerduty" else None)
+        url = rec.get("url") or (PAGERDUTY_URL if fmt == "pagerduty" else None)
         if not isinstance(url, str) or not API_URL.ok(url):
             errors.append("%s: url must be %s" % (where, API_URL.name))
         if fmt in ("generic", "pagerduty") and not (isinstance(rec.get("secret"), str) and rec["secret"]):
             errors.append("%s: a %s receiver needs secret (%s)" % (where, fmt, "the HMAC key the receiver verifies"
                                                                    if fmt == "generic" else "the integration's "
                                                                    "routing key"))
-        events = rec.get("events", list(EVENTS))
+        events = list(EVENTS) if rec.get("events") is None else rec["events"]
         if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
             errors.append("%s: events must be a non-empty list of %s" % (where, ", ".join(EVENTS)))
     return errors
@@ -111,7 +111,7 @@ def sign(body, secret):
 
 def requests_for(receiver, wanted, operation):
     """[(body bytes, headers, what it tells)] for one receiver and the run's changes it wants."""
-    fmt = receiver.get("format", "generic")
+    fmt = receiver.get("format") or "generic"
     if fmt == "generic":
         body = json.dumps({"source": "ddos.scrubbing", "operation": operation, "events": wanted},
                           sort_keys=True).encode()
@@ -149,12 +149,12 @@ def deliver(receivers, rows, operation, now, timeout=NOTIFY_TIMEOUT):
     all_changes = changes(rows, now)
     jobs = []
     for n, receiver in enumerate(receivers or []):
-        wanted = [c for c in all_changes if c["event"] in receiver.get("events", EVENTS)]
+        wanted = [c for c in all_changes if c["event"] in (receiver.get("events") or EVENTS)]
         if not wanted:
             continue
         url = receiver.get("url") or PAGERDUTY_URL
         for body, headers, what in requests_for(receiver, wanted, operation):
-            jobs.append({"receiver": "scrubbing_notify[%d]" % n, "format": receiver.get("format", "generic"),
+            jobs.append({"receiver": "scrubbing_notify[%d]" % n, "format": receiver.get("format") or "generic",
                          "url": url, "body": body, "headers": headers, "what": what,
                          "events": sorted({c["event"] for c in wanted}),
                          "incidents": sorted({i for c in wanted for i in c["incidents"]}),

@@ -127,6 +127,21 @@ options:
     type: list
     elements: dict
     default: []
+    suboptions:
+      url:
+        description: The receiver, https:// (http:// only to a loopback address). Default for V(pagerduty) its Events API.
+        type: str
+      format:
+        description: V(generic), V(slack) or V(pagerduty).
+        type: str
+        default: generic
+      secret:
+        description: The HMAC key of V(generic), the routing key of V(pagerduty).
+        type: str
+      events:
+        description: Which changes it is told (default all).
+        type: list
+        elements: str
   audit_retention:
     description: Days the audit trail keeps its records (older ones are dropped when a run appends).
     type: int

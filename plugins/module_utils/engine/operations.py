@@ -58,7 +58,11 @@ ARGUMENT_SPEC = dict(
     server_results=dict(type="dict", default={}),
     # the guardrails, notifications and audit trail (issue 22)
     safelist=dict(type="list", elements="str", default=[]),
-    notify=dict(type="list", elements="dict", default=[], no_log=True),
+    # no_log on the secret and the url (a Slack webhook's URL is its key) only: on the whole list, a module run
+    # on a remote state host would mask every word of it ("generic", "activated") wherever it appears
+    notify=dict(type="list", elements="dict", default=[], options=dict(
+        url=dict(type="str", no_log=True), format=dict(type="str", default="generic"),
+        secret=dict(type="str", no_log=True), events=dict(type="list", elements="str"))),
     audit_retention=dict(type="int", default=400),
     audit_file=dict(type="path"),
     audit_since=dict(type="str"),
