@@ -212,7 +212,8 @@ def test_a_receiver_that_fails_or_redirects_is_a_warning_and_a_record(sandbox, t
     assert len(broken.got) == 1 and len(moved.got) == 1
     text = " ".join(run.output.split())  # Ansible wraps long warnings
     assert "[WARNING]: notification scrubbing_notify[0] (generic, 3 event(s)) was not delivered" in text, text
-    assert "[WARNING]: notification scrubbing_notify[1] (generic, 3 event(s)) was not delivered: HTTP 302: the answer was a " \
+    assert "[WARNING]: notification scrubbing_notify[1] (generic, 3 event(s)) was not delivered: HTTP 302: " \
+           "the answer was a " \
            "redirect to http://127.0.0.1:%d, not followed" % elsewhere.server.server_address[1] in text, text
     assert not elsewhere.got, "a redirect was followed"
     assert moved.url not in run.output
@@ -272,7 +273,8 @@ def test_the_audit_trail_in_postgresql_and_the_time_on(sandbox, tmp_path):
         assert [(r["kind"], r["result"]) for r in lines] == [("decision", "none"), ("decision", "none")], lines
         assert "203.0.113.7 is in its scrubbing_never" in lines[0]["why"]
         status = play("status")
-        document = play("status", {"scrubbing_status_format": "json", "scrubbing_status_file": str(tmp_path / "s.json")})
+        document = play("status", {"scrubbing_status_format": "json",
+                                   "scrubbing_status_file": str(tmp_path / "s.json")})
         assert document.returncode == 0
         seconds = {r["integration"]: r["active_30d"] for r in json.loads((tmp_path / "s.json").read_text())[
             "integrations"]}
@@ -280,3 +282,17 @@ def test_the_audit_trail_in_postgresql_and_the_time_on(sandbox, tmp_path):
         assert "ON 30D" in status.stdout
     finally:
         server.stop()
+
+
+def test_the_retention_drops_old_records_when_a_run_appends(sandbox, tmp_path):
+    play = Runner(sandbox, tmp_path, inventory(tmp_path, sandbox), {"scrubbing_audit_retention": 30})
+    trail = tmp_path / "state" / "ledger.audit.jsonl"
+    trail.parent.mkdir()
+    old, recent = time.time() - 31 * 86400, time.time() - 29 * 86400
+    trail.write_text("".join(json.dumps({"at": at, "kind": "write", "integration": "scrub-mt", "action": "activate",
+                                         "result": "changed", "incidents": ["OLD"]}) + "\n" for at in (old, recent)))
+    play.incident({"id": "R1", "status": "started", "target": "203.0.113.7"})
+    kept = [json.loads(line) for line in trail.read_text().splitlines()]
+    assert [r["at"] for r in kept[:1]] == [recent], "the record older than 30 days stays, or the recent one went"
+    assert len(kept) == 1 + 3 and {r["incidents"][0] for r in kept[1:]} == {"R1"}
+    assert stat.S_IMODE(os.stat(trail).st_mode) == 0o600
