@@ -109,6 +109,31 @@ options:
         go to one run together, in order.
     type: float
     default: 2.0
+  max_body:
+    description: Bytes a request body may have; a larger one is answered 413.
+    type: int
+    default: 65536
+  max_depth:
+    description: Nesting a JSON body may have; a deeper one is answered 400.
+    type: int
+    default: 32
+  header_timeout:
+    description: Seconds a request may take to send its headers, and then its body (408).
+    type: float
+    default: 5
+  max_connections:
+    description:
+      - Open connections per listener; past it the oldest is closed. V(0) is a quarter of the open-file limit,
+        at most 1024.
+    type: int
+    default: 0
+  tick:
+    description:
+      - "Seconds between two tick events (verdict C(tick)), on which the rulebook runs C(reconcile): escalation
+        (C(scrubbing_escalate_after)) and expiry (C(scrubbing_max_active)) need no detector event. V(0) sends
+        none (under AWX, a schedule runs C(reconcile))."
+    type: float
+    default: 30
 """
 
 EXAMPLES = r"""
