@@ -111,6 +111,20 @@ def parse_report(text):
     return details
 
 
+UNITS = {"": 1, "bps": 1, "kbps": 10 ** 3, "mbps": 10 ** 6, "gbps": 10 ** 9}
+
+
+def traffic(value, per_second="bps"):
+    """A FastNetMon figure ("1234 mbps", "56789 pps") as a whole number per second, None if unreadable."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)(?:\s+per\s+second)?\s*", str(value or "").lower())
+    if not match:
+        return None
+    unit = match.group(2)
+    if per_second == "pps":
+        return int(float(match.group(1))) if unit in ("", "pps", "packets") else None
+    return int(float(match.group(1)) * UNITS[unit]) if unit in UNITS else None
+
+
 def parse_attack(details, report, ip):
     """``attack`` for the incident: FastNetMon's attack type and protocol, the ports attacked on ``ip``."""
     attack = {}
@@ -129,6 +143,15 @@ def parse_attack(details, report, ip):
     if ports:
         attack["ports"] = sorted(ports)[:32]
     return attack
+
+
+def attack_size(details):
+    """The size, for scrubbing_min_bps / scrubbing_min_pps: the report's totals, else the pps argument."""
+    size = {"bps": traffic(details.get("total_incoming_traffic")),
+            "pps": traffic(details.get("total_incoming_pps"), "pps")}
+    if size["pps"] is None:
+        size["pps"] = traffic(details.get("pps"), "pps")
+    return {k: v for k, v in size.items() if v is not None}
 
 
 def incident_id(config, ip, action):
@@ -278,6 +301,8 @@ def main(argv):
                 "source": "fastnetmon", "timestamp": int(time.time()), "delivery": os.urandom(16).hex(),
                 "details": details}
     attack = parse_attack(details, report, ip)
+    if incident["status"] == "started":  # an unban's figures are the end of the attack, not its size
+        attack.update(attack_size(details))
     if attack:
         incident["attack"] = attack
     event = {"incident": incident}

@@ -13,7 +13,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
-    ADDRESSES, INTEGRATION_VARS, SERVER_VARS, UNKNOWN_VARS, unknown_host_vars)
+    ADDRESSES, INTEGRATION_VARS, POLICY_VARS, SERVER_VARS, UNKNOWN_VARS, unknown_host_vars)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
@@ -199,7 +199,7 @@ def server_config(name, host, also_integration=False):
     scrubbing_local_firewall, and its own addresses (scrubbing_addresses, else ansible_host)."""
     config = {"scrubbing_provider": "local_firewall",
               "scrubbing_options": host.get("scrubbing_local_firewall") or {}}
-    for var in ("scrubbing_workspace", "scrubbing_auto"):
+    for var in ("scrubbing_workspace", "scrubbing_auto") + POLICY_VARS:
         if var in host:
             config[var] = host[var]
     addresses = host.get("scrubbing_addresses")

@@ -21,11 +21,14 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import Inpu
 
 # ids, workspaces, sources: what detectors use (FastNetMon ids, Flowtriq numbers, UUIDs, names)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
-STATUSES = ("started", "resolved")
+# updated: a new figure for an open incident (Flowtriq attack_update); it can only raise its size
+STATUSES = ("started", "updated", "resolved")
 # received: when the rulebook's listener took the event (it sets it; the ledger judges staleness by it)
 KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details",
                 "received")
-ATTACK_FIELDS = ("family", "protocol", "ports", "sources")
+ATTACK_FIELDS = ("family", "protocol", "ports", "sources", "bps", "pps")
+# the attack's size (bits and packets per second), compared with scrubbing_min_bps / scrubbing_min_pps
+SIZE_FIELDS = ("bps", "pps")
 EXAMPLE = "{id: A1, status: started, workspace: default, target: 203.0.113.7}"
 MAX_DETAILS = 8192  # characters of free-form details kept in the ledger
 # A target is written with digits, hex letters, dots and colons and at most one /LEN: no spaces
@@ -111,6 +114,19 @@ def _attack(value):
         raise _refuse("incident.attack.sources must be a list of IP addresses or CIDRs")
     if nets:
         attack["sources"] = nets[:64]
+    for field in SIZE_FIELDS:
+        size = value.get(field)
+        if size in (None, ""):
+            continue
+        if isinstance(size, str):
+            try:
+                size = float(size)
+            except ValueError:
+                size = None
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 <= size < 1e18:
+            raise _refuse("incident.attack.%s must be a number of %s per second (0 or more), got %s" % (
+                field, "bits" if field == "bps" else "packets", _show(value.get(field))))
+        attack[field] = int(size)
     return attack or None
 
 
@@ -159,7 +175,7 @@ def validate_incident(incident):
                           ", ".join(KNOWN_FIELDS)))
     status = incident.get("status")
     if status not in STATUSES:
-        raise _refuse("incident.status must be 'started' or 'resolved', got %s" % _show(status))
+        raise _refuse("incident.status must be 'started', 'updated' or 'resolved', got %s" % _show(status))
     target = canonical_target(incident.get("target"))
     details = incident.get("details") or {}
     if not isinstance(details, dict):

@@ -22,10 +22,13 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._shapes import shap
 RESERVED_OPTIONS = ("state", "snapshot", "targets", "target_attacks")
 
 # Host vars that describe an integration (DESIGN.md, "Inventory-driven configuration").
+# The guardrails (issue 22): when an integration acts, for which targets never, and for how long.
+POLICY_VARS = ("scrubbing_min_bps", "scrubbing_min_pps", "scrubbing_escalate_after", "scrubbing_max_active",
+               "scrubbing_never")
 INTEGRATION_VARS = ("scrubbing_provider", "scrubbing_options", "scrubbing_workspace", "scrubbing_auto",
-                    "scrubbing_targets")
+                    "scrubbing_targets") + POLICY_VARS
 # A protected server (group scrubbing_servers): its local_firewall options and its own addresses.
-SERVER_VARS = ("scrubbing_local_firewall", "scrubbing_addresses", "scrubbing_workspace", "scrubbing_auto")
+SERVER_VARS = ("scrubbing_local_firewall", "scrubbing_addresses", "scrubbing_workspace", "scrubbing_auto") + POLICY_VARS
 # The key under which the action plugin hands over a server's addresses (its scrubbing_addresses,
 # else its ansible_host): only a server's config has it.
 ADDRESSES = "scrubbing_addresses"
@@ -58,8 +61,15 @@ def _closest(name, known):
 class Integration:
     """One inventory host of the group scrubbing_integrations, validated."""
 
-    def __init__(self, name, provider_cls, options, workspace_name, auto, targets, secrets, addresses=None):
+    def __init__(self, name, provider_cls, options, workspace_name, auto, targets, secrets, addresses=None,
+                 policy=None):
         self.name = name
+        policy = policy or {}
+        self.min_bps = policy.get("scrubbing_min_bps")
+        self.min_pps = policy.get("scrubbing_min_pps")
+        self.escalate_after = policy.get("scrubbing_escalate_after")
+        self.max_active = policy.get("scrubbing_max_active")
+        self.never = policy.get("scrubbing_never") or []  # networks
         self.addresses = addresses  # a protected server's own addresses (local_firewall), else None
         self.provider_cls = provider_cls
         self.provider = provider_cls.name
@@ -224,8 +234,34 @@ def _load_one(name, hv):
     targets, bad_target = _parse_targets(hv.get("scrubbing_targets") or [])
     if bad_target:
         return None, "%s: scrubbing_targets: %s" % (where, bad_target)
+    policy, bad_policy = parse_policy(hv)
+    if bad_policy:
+        return None, ["%s: %s" % (where, message) for message in bad_policy]
     secrets = sorted(set(str(v) for v in result._no_log_values if v))
-    return Integration(name, cls, params, ws, auto, targets, secrets, addresses), None
+    return Integration(name, cls, params, ws, auto, targets, secrets, addresses, policy), None
+
+
+def parse_policy(hv):
+    """The guardrail host variables, checked: ({name: value}, [errors])."""
+    policy, errors = {}, []
+    units = {"scrubbing_min_bps": "bits per second", "scrubbing_min_pps": "packets per second",
+             "scrubbing_escalate_after": "seconds", "scrubbing_max_active": "seconds"}
+    for var, unit in units.items():
+        value = hv.get(var)
+        if value in (None, ""):
+            continue
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors.append("%s must be a whole number of %s (0 or more), got %r: fix the host variable" % (
+                var, unit, value))
+            continue
+        policy[var] = value
+    never, bad = _parse_targets(hv.get("scrubbing_never") or [])
+    if bad:
+        errors.append("scrubbing_never: %s" % bad)
+    policy["scrubbing_never"] = never
+    return policy, errors
 
 
 def _server_addresses(where, cls, hv):

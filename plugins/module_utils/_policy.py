@@ -14,6 +14,14 @@
 - The per-target mechanisms (BGP) hold one route per attacked address inside their
   ``owned_prefixes``: exactly the targets of the workspace's active incidents, each kept for
   the hold-down after its last incident resolved.
+- The guardrails (issue 22) narrow which active incidents an integration acts for
+  (``incident_gate``): never for a target in the playbook-wide ``scrubbing_safelist`` or its own
+  ``scrubbing_never``; only when the reported size reaches ``scrubbing_min_bps`` /
+  ``scrubbing_min_pps`` (an incident that reports no size counts, with a warning: protection
+  first); only once the incident has been active ``scrubbing_escalate_after`` seconds. An
+  integration on for ``scrubbing_max_active`` seconds in a row expires: it is withdrawn, and the
+  incidents it was on for no longer count for it; a new incident re-arms it. These depend on the
+  clock, not only on events: ``reconcile`` (the rulebook's tick, a schedule) applies them.
 - A hold-down announced when an incident resolves is a promise: ``hold_promise`` computes the
   deadlines the ledger stores (per workspace, and per target for the per-target mechanisms), so
   a later run without ``scrubbing_hold_down`` still keeps it until then.
@@ -31,13 +39,16 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document imp
 class Decision:
     """``wanted``: True = must be on, False = must be withdrawn, None = leave it alone."""
 
-    def __init__(self, wanted, reason, incidents=(), targets=None, held=None):
+    def __init__(self, wanted, reason, incidents=(), targets=None, held=None, expired=None, warnings=()):
         self.wanted = wanted
         self.reason = reason
         self.incidents = sorted(incidents)
         self.targets = targets  # per-target mechanisms: the sorted addresses to hold, else None
         # kept by a hold-down only: until when ({target: deadline} for the per-target mechanisms)
         self.held = held
+        # scrubbing_max_active ran out: the incidents that no longer count for it (withdrawal only)
+        self.expired = expired
+        self.warnings = list(warnings)
 
     def key(self):
         """What a converged run has achieved: the same key twice needs no second write."""
@@ -52,24 +63,35 @@ def recorded_active(rec):
     return bool(rec["active"] or (rec.get("pending") or {}).get("action") == "activate")
 
 
-def decide(doc, integ, now, hold_down):
+def decide(doc, integ, now, hold_down, safelist=()):
+    """The decision for one integration; ``safelist``: the playbook-wide scrubbing_safelist (networks)."""
     rec = integration_view(doc, integ.name)
     was_on = recorded_active(rec)
-    incidents = active_incidents(doc, integ.workspace)
+    # the incidents an expiry (scrubbing_max_active) took away from this integration count no more
+    expired = set(rec.get("expired") or ())
+    incidents = {i: r for i, r in active_incidents(doc, integ.workspace).items() if i not in expired}
     if integ.per_target:
-        return _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down)
+        return _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down, safelist)
     if rec["pinned"]:
         return Decision(True, "pinned by a manual activation")
     if rec["forced_off"]:
         return Decision(False if was_on else None, "withdrawn by hand with force while incidents are active")
     if not integ.auto:
         return Decision(None, "scrubbing_auto is false")
-    needing = [i for i, r in incidents.items() if integ.covers(r.get("target"))]
+    if was_on and expiry_due(integ, rec, now):
+        return _expire(integ, rec, incidents)
+    gates = {i: incident_gate(integ, i, r, now, safelist)
+             for i, r in incidents.items() if integ.covers(r.get("target"))}
+    needing = [i for i, (acts, _why, _warn) in gates.items() if acts]
+    warnings = [warn for i, (_acts, _why, warn) in sorted(gates.items()) if warn and i in needing]
     if needing:
-        return Decision(True, "needed by incident %s" % ", ".join(sorted(needing)), needing)
+        return Decision(True, "needed by incident %s" % ", ".join(sorted(needing)), needing, warnings=warnings)
     if not was_on:
-        # Say why an active incident leaves it alone (no target, or one outside scrubbing_targets).
+        # Say why an active incident leaves it alone (no target, outside scrubbing_targets, a guardrail).
         why = next((w for w in (integ.left_alone_because(r.get("target")) for r in incidents.values()) if w), None)
+        why = next((w for _acts, w, _warn in (gates[i] for i in sorted(gates))), None) or why
+        if not why and expired and set(active_incidents(doc, integ.workspace)) & expired:
+            why = expired_reason(integ, rec)
         return Decision(None, why or "no incident needs it")
     if incidents:
         return Decision(True, "kept: incident %s of workspace %s still active" % (
@@ -83,6 +105,66 @@ def decide(doc, integ, now, hold_down):
     return Decision(False, "workspace %s has no active incident" % integ.workspace)
 
 
+def incident_gate(integ, incident_id, inc, now, safelist=()):
+    """Does this active incident make the integration act? (acts, why not, warning): the guardrails
+    of one integration (scrubbing_never, min size, escalation) and the playbook-wide safelist."""
+    target = inc.get("target")
+    for nets, setting in ((safelist, "the playbook-wide scrubbing_safelist"), (integ.never, "its scrubbing_never")):
+        if target and nets and touches(target, nets):
+            return False, "incident %s: target %s is in %s: never acted for" % (incident_id, target, setting), None
+    below, warning = size_gate(integ, incident_id, inc)
+    if below:
+        return False, below, None
+    if integ.escalate_after:
+        due = (inc.get("started_at") or now) + integ.escalate_after
+        if now < due:
+            return False, ("incident %s: escalates at %s if still active (scrubbing_escalate_after=%ss)" % (
+                incident_id, ts(due), integ.escalate_after)), None
+    return True, None, warning
+
+
+def size_gate(integ, incident_id, inc):
+    """(why it is too small, warning): the incident reaches any threshold set, or reports no size."""
+    thresholds = [(field, getattr(integ, "min_" + field)) for field in ("bps", "pps") if getattr(integ, "min_" + field)]
+    if not thresholds:
+        return None, None
+    attack = inc.get("attack") or {}
+    reported = [(field, least, attack[field]) for field, least in thresholds if attack.get(field) is not None]
+    settings = " / ".join("scrubbing_min_%s=%s" % (field, least) for field, least in thresholds)
+    if not reported:
+        return None, ("%s acts for incident %s, which reports no attack size (attack.bps / attack.pps), although "
+                      "%s: protection first. Have the detector send the size" % (integ.name, incident_id, settings))
+    if any(size >= least for _field, least, size in reported):
+        return None, None
+    return "incident %s: below the threshold (%s; %s)" % (incident_id, ", ".join(
+        "%s %s" % (field, size) for field, _least, size in reported), settings), None
+
+
+def expiry_due(integ, rec, now):
+    return bool(integ.max_active and rec.get("since") and now >= rec["since"] + integ.max_active)
+
+
+def _expire(integ, rec, incidents, targets=None):
+    return Decision(False, "expired: on since %s, scrubbing_max_active=%ss; incident(s) %s still open, a new "
+                    "incident re-arms it" % (ts(rec["since"]), integ.max_active, ", ".join(sorted(incidents)) or "-"),
+                    targets=targets, expired=sorted(incidents))
+
+
+def expired_reason(integ, rec):
+    return "expired at %s after scrubbing_max_active=%ss; a new incident re-arms it" % (
+        ts(rec.get("expired_at")), integ.max_active)
+
+
+def touches(target, nets):
+    """Does the target (an address or a block) meet any of ``nets``? A block that holds one
+    safelisted address is not blackholed either."""
+    try:
+        net = ipaddress.ip_network(target, strict=False)
+    except ValueError:
+        return False
+    return any(net.version == n.version and net.overlaps(n) for n in nets)
+
+
 def inside(target, nets):
     try:
         net = ipaddress.ip_network(target, strict=False)
@@ -91,14 +173,22 @@ def inside(target, nets):
     return any(net.version == n.version and net.subnet_of(n) for n in nets)
 
 
-def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
+def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down, safelist=()):
     owned = integ.owned_networks()
     holding = {}  # target -> incident ids holding it
+    warnings, held_back = [], None
+    if integ.auto and not rec["forced_off"] and was_on and expiry_due(integ, rec, now):
+        return _expire(integ, rec, incidents, targets=[])
     if integ.auto and not rec["forced_off"]:
-        for incident_id, inc in incidents.items():
+        for incident_id, inc in sorted(incidents.items()):
             target = inc.get("target")
             if target and integ.covers(target) and inside(target, owned):
-                holding.setdefault(target, []).append(incident_id)
+                acts, why, warning = incident_gate(integ, incident_id, inc, now, safelist)
+                if acts:
+                    holding.setdefault(target, []).append(incident_id)
+                    warnings.extend([warning] if warning else [])
+                else:
+                    held_back = held_back or why
     # a route no incident holds any more stays for this run's hold-down or the promised one
     deadlines = dict(held_targets(doc, integ.workspace))
     if hold_down:
@@ -114,7 +204,9 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
         reason = "routes for %s" % ", ".join(
             "%s (incident %s)" % (t, ", ".join(sorted(holding[t]))) if t in holding
             else "%s (hold-down until %s)" % (t, ts(kept[t])) for t in targets)
-        return Decision(True, reason, ids, targets, held=kept or None)
+        return Decision(True, reason, ids, targets, held=kept or None, warnings=warnings)
+    if held_back and not was_on:
+        return Decision(None, held_back)
     if rec["pinned"]:
         return Decision(None, "pinned by a manual activation, but no active incident targets an owned prefix")
     # Even when the ledger never had it on: the speaker is read and a route of ours that nothing
@@ -124,10 +216,10 @@ def _decide_targets(doc, integ, rec, was_on, incidents, now, hold_down):
                     % integ.workspace, targets=[])
 
 
-def manual_withdrawal(doc, integ, now, hold_down, force):
+def manual_withdrawal(doc, integ, now, hold_down, force, safelist=()):
     """(refusal, forced_off) of a manual withdrawal: a refusal (None: go ahead) when an active
     incident still needs it; with ``force`` it goes ahead and stays off until the workspace is quiet."""
-    decision = decide(doc, integ, now, hold_down)
+    decision = decide(doc, integ, now, hold_down, safelist)
     if not (decision.wanted and decision.incidents):
         return None, False  # nothing active needs it (a hold-down does not block a manual withdrawal)
     if force:

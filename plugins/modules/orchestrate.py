@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: orchestrate
-short_description: Run an incident, activate, withdraw, test, status or reconcile operation over all integrations
+short_description: Run an incident, activate, withdraw, test, status, reconcile or audit operation over all integrations
 version_added: 0.1.0
 description:
   - The engine behind the collection's playbooks and role. It reads the integrations from the
@@ -40,7 +40,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [incident, activate, withdraw, test, status, reconcile, record]
+    choices: [incident, activate, withdraw, test, status, reconcile, record, audit]
   server_results:
     description:
       - For O(operation=record), what each protected server's own firewall did, by integration name
@@ -114,6 +114,50 @@ options:
       - For O(operation=status) with O(status_format=json) or V(prometheus), the file on the state host to
         write, atomically (a temporary file in the same directory, then a rename). Required with V(prometheus).
     type: path
+  safelist:
+    description: Addresses or CIDR blocks no integration ever acts for (the role's C(scrubbing_safelist)).
+    type: list
+    elements: str
+    default: []
+  notify:
+    description:
+      - Receivers told what the run changed, each C(url), C(format) (V(generic), V(slack), V(pagerduty)), C(secret)
+        and C(events) (any of V(activated), V(withdrawn), V(failed), V(pending), V(expired)). Sent after the writes;
+        a failed delivery is a warning and an audit record (docs/notifications.md).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      url:
+        description: The receiver, https:// (http:// only to a loopback address). Default for V(pagerduty) its Events API.
+        type: str
+      format:
+        description: V(generic), V(slack) or V(pagerduty).
+        type: str
+        default: generic
+      secret:
+        description: The HMAC key of V(generic), the routing key of V(pagerduty).
+        type: str
+      events:
+        description: Which changes it is told (default all).
+        type: list
+        elements: str
+  audit_retention:
+    description: Days the audit trail keeps its records (older ones are dropped when a run appends).
+    type: int
+    default: 400
+  audit_file:
+    description: For O(operation=audit), the file on the state host that receives the trail as JSON lines.
+    type: path
+  audit_since:
+    description: For O(operation=audit), only records since then (ISO-8601, epoch seconds, or an age such as V(7d)).
+    type: str
+  audit_integration:
+    description: For O(operation=audit), only this integration's records.
+    type: str
+  audit_incident:
+    description: For O(operation=audit), only the records of this incident.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -148,13 +192,23 @@ rows:
   description:
     - For O(operation=status), one entry per integration with C(integration), C(provider), C(workspace),
       C(active), C(provider_active), C(since), C(held_until), C(held_targets), C(incidents), C(pinned),
-      C(last_error).
+      C(last_error), C(guard) (a guardrail holding it back, such as V(expired)) and C(active_30d) (seconds on
+      over the last 30 days).
   returned: when operation is status
   type: list
   elements: dict
 status_file:
   description: The file written (C(path)) and its C(format).
   returned: when operation is status and status_file was written
+  type: dict
+notifications:
+  description: One entry per POST to a receiver (C(receiver), C(format), C(sent), C(events), C(ok), C(error)).
+  returned: when notify is set and the run changed something
+  type: list
+  elements: dict
+audit:
+  description: For O(operation=audit), the export (C(file), C(records), C(trail)).
+  returned: when operation is audit
   type: dict
 """
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils import _http
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
@@ -109,6 +110,7 @@ class Task:
         self.result = None
         self.thread = None
         self.times = {}  # epoch seconds the provider write was sent and answered, for the row
+        self.served = []  # the incidents the ledger had it on for when this run claimed it
 
 
 class Converger:
@@ -116,8 +118,9 @@ class Converger:
 
     def __init__(self, integrations, ledger, check_mode=False, hold_down=0, deadline=DEFAULT_DEADLINE,
                  event_window=300, clock=time.time, monotonic=time.monotonic, wait_override=None,
-                 operation="run", workers=DEFAULT_WORKERS):
+                 operation="run", workers=DEFAULT_WORKERS, safelist=()):
         self.integrations = {i.name: i for i in integrations}
+        self.safelist = safelist  # the playbook-wide scrubbing_safelist, as networks
         self.ledger = ledger
         self.check_mode = check_mode
         self.hold_down = hold_down or 0
@@ -131,6 +134,7 @@ class Converger:
         self.who = claimant(operation)
         self.pool = Pool(workers, monotonic=monotonic)
         self.commits = GroupCommit(ledger, dry_run=check_mode)
+        self.run_id = uuid.uuid4().hex[:12]  # names this run in the audit trail
         self._ends_at = None
 
     # the run -------------------------------------------------------------------------------
@@ -154,7 +158,8 @@ class Converger:
                     force_state.pop(task.integ.name, None)
                 finished = self._run(tasks)
                 for task in tasks:
-                    results[task.integ.name] = task.result
+                    # the incidents it acted for (a withdrawal: the ones it had served), for the trail and notify
+                    results[task.integ.name] = dict(task.result, incidents=task.decision.incidents or task.served)
                     if task.result and not task.result.get("failed") and not task.result.get("superseded"):
                         done_keys[task.integ.name] = task.decision.key()
                 if not finished or self.check_mode or rounds >= MAX_ROUNDS:
@@ -197,7 +202,10 @@ class Converger:
                 decision = Decision(wanted, "manual activation" if wanted else "manual withdrawal",
                                     targets=None if not integ.per_target else ([] if not wanted else None))
             else:
-                decision = decide(book.doc, integ, now, self.hold_down)
+                decision = decide(book.doc, integ, now, self.hold_down, self.safelist)
+            for warning in decision.warnings:
+                if warning not in self.warnings:  # decided again each round: said once
+                    self.warnings.append(warning)
             if decision.wanted is None:
                 results.setdefault(name, {"integration": name, "provider": integ.provider, "action": "none",
                                           "changed": False, "active": rec["active"], "reason": decision.reason})
@@ -214,6 +222,7 @@ class Converger:
                 continue
             tasks.append(Task(integ, decision, snapshot_to_restore(rec), manual=name in force_state,
                               routes=routes_for(book.doc, integ, decision.targets)))
+            tasks[-1].served = list(rec.get("incidents") or [])
         return tasks, busy
 
     def _run(self, tasks):
@@ -255,7 +264,8 @@ class Converger:
                         # integration over: it is theirs now, nothing may be written from here.
                         raise ClaimLost(integ.provider, "not written: another run took over this integration "
                                         "while this run was unresponsive; it finishes the job")
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
+                                                  self.safelist).key() != \
                             decision.key():
                         # An event arrived since the claim (an incident opened while we were about
                         # to withdraw): never write a decision the ledger no longer supports.
@@ -278,7 +288,7 @@ class Converger:
             if not self.check_mode:
                 def outcome(book):
                     book.record_success(name, wanted, plan.snapshot, plan.changed, self.clock(),
-                                        decision.incidents, decision.targets)
+                                        decision.incidents, decision.targets, expired=decision.expired)
                     book.release(name)
                 self.commits.apply(outcome)
             task.result = self._scrub(report.success_row(task, provider, plan, after, self.check_mode))
@@ -301,7 +311,8 @@ class Converger:
         try:
             if not self.check_mode:
                 def intent(book):
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down).key() != \
+                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
+                                                  self.safelist).key() != \
                             decision.key():
                         book.release(name)
                         return False
@@ -329,6 +340,11 @@ class Converger:
             self.ledger.drop_claim(name)
 
     # helpers ------------------------------------------------------------------------------------
+    def run_stamp(self, now):
+        """Who and when, for a line of the audit trail."""
+        return {"at": now, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "run": self.run_id,
+                "host": self.who["host"], "pid": self.who["pid"], "operation": self.who["operation"]}
+
     def _bounded(self, names, func, on_timeout):
         """Run ``func(name)`` for every name in parallel threads, until the deadline."""
         self._ends_at = self.monotonic() + self.deadline

@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError
+from ansible_collections.ddos.scrubbing.plugins.module_utils import _notify
+from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
-from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import _parse_targets, load_integrations
 from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
     decide, forced_off_cleared, hold_promise, manual_withdrawal, routes_for)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Converger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import (
     build_test_report, format_table, prometheus_text, status_document, summarise, write_atomically)
+from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.audit import (
+    ACTIVE_WINDOW, active_seconds, open_audit, parse_since, select, write_export)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.backend import open_ledger
 from ansible_collections.ddos.scrubbing.plugins.module_utils.ledger.document import (
     active_incidents, integration_names, integration_view, quiet_since, workspace_names)
 
-OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile", "record")
+OPERATIONS = ("incident", "activate", "withdraw", "test", "status", "reconcile", "record", "audit")
+WRITING = ("incident", "activate", "withdraw", "reconcile", "record")  # the operations the trail and notify follow
 
 ARGUMENT_SPEC = dict(
     operation=dict(type="str", required=True, choices=list(OPERATIONS)),
@@ -52,6 +56,18 @@ ARGUMENT_SPEC = dict(
     status_file=dict(type="path"),
     # ``record``: what each protected server's own connection reported (ddos.scrubbing.server_firewall)
     server_results=dict(type="dict", default={}),
+    # the guardrails, notifications and audit trail (issue 22)
+    safelist=dict(type="list", elements="str", default=[]),
+    # no_log on the secret and the url (a Slack webhook's URL is its key) only: on the whole list, a module run
+    # on a remote state host would mask every word of it ("generic", "activated") wherever it appears
+    notify=dict(type="list", elements="dict", default=[], options=dict(
+        url=dict(type="str", no_log=True), format=dict(type="str", default="generic"),
+        secret=dict(type="str", no_log=True), events=dict(type="list", elements="str"))),
+    audit_retention=dict(type="int", default=400),
+    audit_file=dict(type="path"),
+    audit_since=dict(type="str"),
+    audit_integration=dict(type="str"),
+    audit_incident=dict(type="str"),
 )
 
 
@@ -62,6 +78,16 @@ def run_operation(params, check_mode=False):
         return {"failed": True, "changed": False, "errors": errors,
                 "msg": "the inventory is not valid; nothing was called:\n- " + "\n- ".join(errors)}
     operation = params["operation"]
+    safelist, bad = _parse_targets(params.get("safelist") or [])
+    notify_errors = _notify.validate(params.get("notify") or [])
+    if bad or notify_errors:
+        errors = (["scrubbing_safelist: %s" % bad] if bad else []) + notify_errors
+        return {"failed": True, "changed": False, "errors": errors,
+                "msg": "the playbook-wide settings are not valid; nothing was called:\n- " + "\n- ".join(errors)}
+    if operation == "audit" and not params.get("audit_file"):
+        return {"failed": True, "changed": False, "msg": "the audit playbook writes the trail to a file: set "
+                "-e scrubbing_audit_file=PATH (JSON lines; optional filters scrubbing_audit_since=7d, "
+                "scrubbing_audit_integration=NAME, scrubbing_audit_incident=ID)"}
     names = params.get("integrations") or sorted(i.name for i in integrations)
     ledger = None
     orch = None
@@ -78,7 +104,8 @@ def run_operation(params, check_mode=False):
         ledger = open_ledger(params["state_file"], params.get("ledger_dsn"), operation=operation)
         orch = Orchestrator(integrations, ledger, check_mode=check_mode, hold_down=params.get("hold_down") or 0,
                             deadline=params.get("deadline"), event_window=params.get("event_window", 300),
-                            operation=operation, workers=params.get("workers"))
+                            operation=operation, workers=params.get("workers"), safelist=safelist)
+        audit = open_audit(ledger, params["state_file"])
         if operation == "incident":
             report = orch.incident(incident)
         elif operation == "activate":
@@ -91,9 +118,12 @@ def run_operation(params, check_mode=False):
             report = orch.test(names)
         elif operation == "record":
             report = orch.record(params.get("server_results") or {})
+        elif operation == "audit":
+            report = _export_audit(audit, params, orch.clock())
         else:
             status_format, status_file = params.get("status_format") or "table", params.get("status_file")
             report = orch.status(live=params.get("live", True))
+            _active_time(report, audit, orch)
             report["table"] = format_table(report["rows"])
             report["ledger"] = {"backend": ledger.backend, "where": ledger.where}
             if status_file and status_format != "table":
@@ -101,6 +131,8 @@ def run_operation(params, check_mode=False):
             elif status_file:
                 orch.warnings.append("scrubbing_status_file is written only with scrubbing_status_format=json or "
                                      "prometheus; %s was not written" % status_file)
+        if operation in WRITING and not check_mode:
+            _after_the_writes(report, audit, orch, params, operation)
     except ProviderError as exc:
         return {"failed": True, "changed": False, "msg": orch._scrub(str(exc)) if orch else str(exc),
                 "warnings_list": list(orch.warnings) if orch else []}
@@ -122,6 +154,83 @@ def run_operation(params, check_mode=False):
         report["msg"] = "%s: %s" % (operation, "ok" if operation != "status" else "%d integration(s)" % len(
             report.get("rows", [])))
     return report
+
+
+def _after_the_writes(report, audit, orch, params, operation):
+    """The trail and the notifications, once every write of the run is done (or pending): neither
+    can delay a protection, and a failure of either is a warning, never a failed run."""
+    rows = list((report.get("integrations") or {}).values())
+    now = orch.clock()
+    deliveries = []
+    receivers = params.get("notify") or []
+    if receivers:
+        secrets = _notify.secrets_of(receivers)
+        deliveries = _notify.deliver(receivers, rows, operation, now)
+        for sent in deliveries:
+            if not sent["ok"]:
+                orch.warnings.append("notification %s (%s, %s) was not delivered: %s; the run itself is unaffected"
+                                     % (sent["receiver"], sent["format"], sent["sent"],
+                                        redact(sent["error"], secrets)))
+        report["notifications"] = deliveries
+    records = trail_records(report, rows, orch, operation, now) + [
+        dict(orch.run_stamp(now), kind="notify", **sent) for sent in deliveries]
+    try:
+        audit.append(records, params.get("audit_retention"), now)
+    except ProviderError as exc:
+        orch.warnings.append("the audit trail was not written (%s): %s" % (audit.where, orch._scrub(str(exc))))
+
+
+def trail_records(report, rows, orch, operation, now):
+    """One record per decision and per provider write of the run. A scheduled reconcile that
+    changed nothing leaves no line (it runs every 30 s); a detector's or a person's run records
+    every decision, the ones that left an integration alone included."""
+    incident = report.get("incident") or {}
+    out = []
+    for row in rows:
+        wrote = row.get("action") not in (None, "none") or row.get("failed")
+        if not wrote and operation in ("reconcile", "record"):
+            continue
+        if row.get("pending"):
+            result = "pending"
+        elif row.get("failed"):
+            result = "failed"
+        else:
+            result = "changed" if row.get("changed") else ("unchanged" if wrote else "none")
+        rec = dict(orch.run_stamp(now), kind="write" if wrote and not row.get("on_server") else "decision",
+                   integration=row["integration"], provider=row.get("provider"), workspace=row.get("workspace"),
+                   incidents=list(row.get("incidents") or ([incident["id"]] if incident.get("id") else [])),
+                   action=row.get("action") or "none", why=row.get("reason"), result=result,
+                   api_calls=row.get("api_calls", 0))
+        if row.get("targets") is not None:
+            rec["targets"] = row.get("targets")
+        if row.get("failed"):
+            rec["error"] = row.get("msg")
+        if incident:
+            rec["event"] = {"id": incident.get("id"), "status": incident.get("status"),
+                            "target": incident.get("target"), "attack": incident.get("attack")}
+        out.append(rec)
+    return out
+
+
+def _export_audit(audit, params, now):
+    since = parse_since(params.get("audit_since"), now)
+    records = select(audit.read(since), params.get("audit_integration"), params.get("audit_incident"))
+    write_export(params["audit_file"], records)
+    return {"changed": True, "failed": [], "integrations": {},
+            "audit": {"file": params["audit_file"], "records": len(records), "trail": audit.where}}
+
+
+def _active_time(report, audit, orch):
+    """Each integration's time on over the last 30 days, from the trail (billing: on-demand
+    scrubbing is paid by the hour)."""
+    now = orch.clock()
+    try:
+        seconds = active_seconds(audit.read(now - ACTIVE_WINDOW), now)
+    except ProviderError as exc:
+        orch.warnings.append("the active time was not computed: %s" % orch._scrub(str(exc)))
+        return
+    for row in report["rows"]:
+        row["active_30d"] = int(seconds.get(row["integration"], 0))
 
 
 def _write_status(report, status_format, path, orch):
@@ -190,7 +299,8 @@ class Orchestrator(Converger):
             for name in names:
                 rec = book.integration(name)
                 rec["pinned"] = False
-                refusal, forced_off = manual_withdrawal(book.doc, self.integrations[name], now, self.hold_down, force)
+                refusal, forced_off = manual_withdrawal(book.doc, self.integrations[name], now, self.hold_down, force,
+                                                        self.safelist)
                 if refusal:
                     refused[name] = refusal
                 elif forced_off:
@@ -275,7 +385,16 @@ class Orchestrator(Converger):
             integ = self.integrations.get(name)
             live_row = live_state.get(name, {})
             # what a hold-down keeps on, and until when (the policy's own answer, stored promises included)
-            held = decide(doc, integ, now, self.hold_down).held if integ is not None and rec["active"] else None
+            decision = decide(doc, integ, now, self.hold_down, self.safelist) if integ is not None else None
+            held = decision.held if decision is not None and rec["active"] else None
+            # a guardrail holding it back: expired (scrubbing_max_active), waiting to escalate, below the size
+            guard = None
+            if decision is not None and not rec["active"] and rec.get("expired") and \
+                    set(rec["expired"]) & set(active_incidents(doc, integ.workspace)):
+                guard = "expired"
+            elif decision is not None and decision.wanted is None and any(
+                    word in decision.reason for word in ("escalates at", "below the threshold", "never acted for")):
+                guard = decision.reason.partition(": ")[2] or decision.reason
             rows.append({
                 "integration": name,
                 "provider": integ.provider if integ else rec["provider"],
@@ -293,6 +412,7 @@ class Orchestrator(Converger):
                 "last_error": rec["last_error"] or live_row.get("error"),
                 "last_error_at": rec["last_error_at"] if rec["last_error"] else None,
                 "in_inventory": integ is not None,
+                "guard": guard,
             })
         workspaces = {name: {"active_incidents": sorted(active_incidents(doc, name)),
                              "quiet_since": quiet_since(doc, name)}

@@ -118,6 +118,12 @@ def summarise(operation, report, check_mode=False):
         target = " (target %s)" % inc["target"] if inc["target"] else ""
         lines.append("incident %s %s in workspace %s%s" % (inc["id"], inc["status"], inc["workspace"], target))
     lines.extend(report.get("notes") or [])
+    if report.get("audit"):
+        audit = report["audit"]
+        lines.append("audit: %d record(s) of %s written to %s" % (audit["records"], audit["trail"], audit["file"]))
+    for sent in report.get("notifications") or []:
+        lines.append("notified %s (%s): %s%s" % (sent["receiver"], sent["format"], sent["sent"],
+                                                 "" if sent["ok"] else " NOT DELIVERED (see the warning)"))
     for name in sorted(report.get("integrations", {})):
         r = report["integrations"][name]
         if r.get("failed"):
@@ -148,7 +154,7 @@ ERROR_WIDTH = 60  # the last error is wrapped at this width (between words: a pa
 
 def format_table(rows):
     headers = ("INTEGRATION", "PROVIDER", "WORKSPACE", "ACTIVE", "PROVIDER SAYS", "DRIFT", "SINCE", "HELD UNTIL",
-               "INCIDENTS", "PINNED", "LAST ERROR")
+               "INCIDENTS", "PINNED", "ON 30D", "GUARD", "LAST ERROR")
     lines, errors = [], []
     for r in rows:
         said = {True: "active", False: "inactive", None: "-"}[r["provider_active"]]
@@ -159,7 +165,7 @@ def format_table(rows):
             incidents += " routes:" + ",".join(r["targets"])
         lines.append((r["integration"], r["provider"] or "-", r["workspace"] or "-",
                       "yes" if r["active"] else "no", said, drift(r) or "-", ts(r["since"]), _held(r), incidents,
-                      "yes" if r["pinned"] else "no"))
+                      "yes" if r["pinned"] else "no", _duration(r.get("active_30d")), r.get("guard") or "-"))
         error = (r["last_error"] or "-") + ("" if not r["pending"] else " [pending %s]" % r["pending"])
         errors.append(textwrap.wrap(error, ERROR_WIDTH, break_long_words=False, break_on_hyphens=False) or ["-"])
     widths = [max([len(h)] + [len(str(line[i])) for line in lines]) for i, h in enumerate(headers[:-1])]
@@ -172,11 +178,17 @@ def format_table(rows):
     return out
 
 
+def _duration(seconds):
+    if seconds is None:
+        return "-"
+    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60) if seconds >= 60 else "%ds" % seconds
+
+
 # -- status for machines -----------------------------------------------------------------------
 STATUS_SCHEMA = "ddos.scrubbing/status/1"
 ROW_FIELDS = ("integration", "provider", "workspace", "active", "provider_active", "provider_says", "since",
               "held_until", "held_targets", "incidents", "targets", "pinned", "pending", "last_error",
-              "last_error_at", "in_inventory")
+              "last_error_at", "in_inventory", "guard", "active_30d")
 
 
 def status_document(report, now):

@@ -36,6 +36,8 @@ INTEGRATION_DEFAULTS = {
     "provider": None, "workspace": None, "active": False, "since": None, "snapshot": None,
     "incidents": [], "targets": [], "pinned": False, "forced_off": False, "pending": None, "claim": None,
     "last_error": None, "last_error_at": None, "last_change_at": None,
+    # scrubbing_max_active: the incidents it was on for when it expired; only a new one re-arms it
+    "expired": [], "expired_at": None,
 }
 REPAIR_HINT = ("Move the file aside (the next run starts an empty ledger) or restore it from a backup; "
                "the providers' real state can be re-read with the status playbook")
@@ -159,6 +161,13 @@ class Book:
             # and the target is held by this incident now
             ws["held_until"] = None
             (ws.get("held_targets") or {}).pop(incident["target"], None)
+        elif incident["status"] == "updated":
+            if not known or known["status"] != "active":
+                notes.append("incident %s is not active in workspace %s: its update changes nothing"
+                             % (incident["id"], incident["workspace"]))
+            else:
+                known["events"] = known.get("events", 1) + 1
+                known["attack"] = raise_attack(known.get("attack"), incident.get("attack"))
         else:
             if not known:
                 notes.append("incident %s is unknown in workspace %s: nothing to withdraw for it"
@@ -224,8 +233,12 @@ class Book:
         """Before the first provider write: what we are about to do, with the snapshot to undo it."""
         self.integration(name)["pending"] = {"action": action, "snapshot": snapshot, "at": now}
 
-    def record_success(self, name, wanted, snapshot, changed, now, incidents=(), targets=None):
+    def record_success(self, name, wanted, snapshot, changed, now, incidents=(), targets=None, expired=None):
         rec = self.integration(name)
+        if not wanted:
+            # withdrawn by an expiry: those incidents no longer count for it; any other withdrawal
+            # (the workspace quiet, by hand) ends that
+            rec.update(expired=list(expired or []), expired_at=now if expired is not None else None)
         if wanted:
             from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import snapshot_to_keep
             rec["snapshot"] = snapshot_to_keep(rec["snapshot"], snapshot)
@@ -246,6 +259,15 @@ class Book:
         """Keep the intent: the write may have landed; reconcile re-reads and finishes it."""
         rec = self.integration(name)
         rec.update(last_error=message, last_error_at=now)
+
+
+def raise_attack(known, update):
+    """An open incident's attack after an update: new details replace the old ones, but its size
+    (bps, pps) only grows: a detector's later, smaller sample must not undo an escalation."""
+    attack = dict(known or {})
+    for field, value in (update or {}).items():
+        attack[field] = max(value, attack.get(field) or 0) if field in ("bps", "pps") else value
+    return attack or None
 
 
 _ABSENT = object()  # a record that did not exist before the transaction

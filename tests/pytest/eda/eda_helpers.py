@@ -133,8 +133,9 @@ def start_rulebook(tmp_path, inventory, extra_vars=None, env=None, open_files=No
     ``verbosity`` "-vv" adds ansible-rulebook's debug lines (when a rule matched, a lock was taken)."""
     webhook_port, internal_port = free_port(), free_port()
     variables = tmp_path / "vars.json"
+    # tick 0: no clock-driven reconcile runs unless a test asks for them (tests/pytest/guardrails)
     variables.write_text(json.dumps(dict({"flowtriq_secret": FLOWTRIQ_SECRET, "internal_token": INTERNAL_TOKEN,
-                                          "webhook_port": webhook_port, "internal_port": internal_port},
+                                          "webhook_port": webhook_port, "internal_port": internal_port, "tick": 0},
                                          **(extra_vars or {}))))
     log = tmp_path / "rulebook.log"
     with open(log, "w") as out:

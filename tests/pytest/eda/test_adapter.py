@@ -82,7 +82,7 @@ def test_ban_details_unban_map_to_one_incident(tmp_path):
     assert len({i["id"] for i in incidents}) == 1, "attack_details and unban belong to the ban's incident"
     assert incidents[0]["id"].startswith("fastnetmon-10.213.0.1-") and incidents[0]["target"] == "10.213.0.1"
     assert incidents[0]["details"]["attack_type"] == "udp_flood"
-    assert incidents[0]["attack"] == {"family": "udp_flood"}
+    assert incidents[0]["attack"] == {"family": "udp_flood", "pps": 29754}  # the pps argument: its size
     assert len({i["delivery"] for i in incidents}) == 3, "each event is its own delivery"
     assert all(abs(i["timestamp"] - time.time()) < 60 for i in incidents)
     assert (tmp_path / "notify.log").read_text().count("delivered (HTTP 202, queued) on attempt 1") == 3
@@ -97,7 +97,18 @@ def test_attack_details_from_the_ban_report(tmp_path):
               "2026-12-01 21:00:00.000002 10.213.0.1:22 > 198.51.100.5:5000 protocol: tcp flags: ack size: 60\n")
     run(["10.213.0.1", "incoming", "29754", "ban"], report, adapter_env(tmp_path, collector.url))
     attack = collector.events[0][2]["incident"]["attack"]
-    assert attack == {"family": "syn_flood", "protocol": "tcp", "ports": [80, 443]}, attack
+    assert attack == {"family": "syn_flood", "protocol": "tcp", "ports": [80, 443], "pps": 29754}, attack
+    collector.server.shutdown()
+
+
+def test_the_reported_traffic_is_the_attack_size(tmp_path):
+    """Issue 22: FastNetMon's totals are attack.bps / attack.pps, for scrubbing_min_bps / min_pps."""
+    collector = Collector()
+    report = ("Attack type: udp_flood\nTotal incoming traffic: 2400 mbps\n"
+              "Total incoming pps: 310000 packets per second\n")
+    run(["10.213.0.1", "incoming", "29754", "ban"], report, adapter_env(tmp_path, collector.url))
+    attack = collector.events[0][2]["incident"]["attack"]
+    assert attack == {"family": "udp_flood", "bps": 2400000000, "pps": 310000}, attack
     collector.server.shutdown()
 
 

@@ -29,7 +29,7 @@ def bash(script, env):
     return proc.stdout.splitlines()
 
 
-def test_the_flowtriq_example_is_queued_once_and_a_replayed_update_is_noted(rulebook):  # noqa: F811
+def test_the_flowtriq_example_is_queued_once_and_an_update_raises_its_size_once(rulebook):  # noqa: F811
     env = {"FLOWTRIQ_SECRET": FLOWTRIQ_SECRET, "FLOWTRIQ_URL": rulebook.flowtriq_url + "/default"}
     first, again = bash(block('"event_type": "attack_start"'), env)
     assert first.endswith("HTTP 202") and '"status": "queued"' in first and '"flowtriq-4711"' in first, first
@@ -39,9 +39,12 @@ def test_the_flowtriq_example_is_queued_once_and_a_replayed_update_is_noted(rule
     incident = ledger_incidents(rulebook.ledger, "default")["flowtriq-4711"]
     assert incident["target"] == "203.0.113.7" and incident["details"]["title"] == "UDP flood on edge-1"
 
+    # an update with a peak raises the open incident's size (issue 22); its replay is a duplicate
     update = bash(block('"event_type": "attack_update"'), env)
-    assert len(update) == 2 and all(line.endswith("HTTP 200") and '"status": "noted"' in line for line in update), \
-        update
+    assert len(update) == 2 and update[0].endswith("HTTP 202") and '"status": "queued"' in update[0], update
+    assert update[1].endswith("HTTP 409") and '"status": "duplicate"' in update[1], update
+    assert wait_for(lambda: (ledger_incidents(rulebook.ledger, "default")["flowtriq-4711"].get("attack") or {}).get(
+        "pps") == 2500000), rulebook.output()[-3000:]
 
 
 def test_the_adapter_test_by_hand(rulebook, tmp_path):  # noqa: F811

@@ -83,7 +83,7 @@ def test_unmatched_and_malformed_events_are_logged_counted_and_dropped(sandbox, 
         # a Flowtriq-shaped event on the internal listener skipped the signature check: not Flowtriq
         (rulebook.internal_url + "/incident", body, AUTH, 422, "a Flowtriq event on the internal listener"),
         (rulebook.internal_url + "/incident", {"incident": {"id": "x", "status": "exploded"}}, AUTH, 422,
-         "incident.status must be 'started' or 'resolved'"),
+         "incident.status must be 'started', 'updated' or 'resolved'"),
         (rulebook.internal_url + "/fastnetmon/prod", {"nothing": "useful"}, AUTH, 422, "the body must be"),
         (rulebook.internal_url + "/incident", b"not json", AUTH, 400, "not JSON"),
     ]

@@ -209,7 +209,7 @@ def test_a_run_that_fails_as_a_whole_says_why_once_and_writes_nothing(sandbox, t
     assert run.returncode == 2, run.output
     counts = recap(run)
     assert counts["localhost"][2] == 1 and counts["mt-edge"][2] == 0, run.stdout
-    assert "incident.status must be 'started' or 'resolved'" in run.stdout
+    assert "incident.status must be 'started', 'updated' or 'resolved'" in run.stdout
     assert sandbox.requests(writes_only=True) == []
 
 

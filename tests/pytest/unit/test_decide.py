@@ -83,7 +83,7 @@ def test_other_workspaces_do_not_count():
 
 @pytest.mark.parametrize("incident, message", [
     ({"status": "started"}, "incident.id is missing"),
-    ({"id": "A", "status": "begun"}, "must be 'started' or 'resolved'"),
+    ({"id": "A", "status": "begun"}, "must be 'started', 'updated' or 'resolved'"),
     ({"id": "A", "status": "started", "target": "10.0.0.300"}, "not an IP address"),
     ("A started", "must be a dict"),
 ])

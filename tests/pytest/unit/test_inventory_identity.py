@@ -154,16 +154,15 @@ def test_unknown_host_variables_are_refused_with_the_closest_name():
         # the module given integration_configs directly: any other key is unknown
         "b": dict(base, scrubbing_target=["203.0.113.0/24"]),
     })
+    takes = ("An integration host takes scrubbing_provider, scrubbing_options, scrubbing_workspace, scrubbing_auto, "
+             "scrubbing_targets, scrubbing_min_bps, scrubbing_min_pps, scrubbing_escalate_after, scrubbing_max_active, "
+             "scrubbing_never; the other scrubbing_* variables are the playbook-wide ones (README)")
     assert errors == [
         "integration a: unknown host variable scrubbing_workpace (did you mean scrubbing_workspace?): rename or "
-        "remove it. An integration host takes scrubbing_provider, scrubbing_options, scrubbing_workspace, "
-        "scrubbing_auto, scrubbing_targets; the other scrubbing_* variables are the playbook-wide ones (README)",
-        "integration a: unknown host variable scrubbing_zzz: rename or remove it. An integration host takes "
-        "scrubbing_provider, scrubbing_options, scrubbing_workspace, scrubbing_auto, scrubbing_targets; the other "
-        "scrubbing_* variables are the playbook-wide ones (README)",
+        "remove it. " + takes,
+        "integration a: unknown host variable scrubbing_zzz: rename or remove it. " + takes,
         "integration b: unknown host variable scrubbing_target (did you mean scrubbing_targets?): rename or "
-        "remove it. An integration host takes scrubbing_provider, scrubbing_options, scrubbing_workspace, "
-        "scrubbing_auto, scrubbing_targets; the other scrubbing_* variables are the playbook-wide ones (README)",
+        "remove it. " + takes,
     ]
 
 

@@ -19,8 +19,9 @@ does not hold back another.
 
 The event given to the rules is ``{"ddos_scrubbing": {"verdict": "incidents", "listener":
 "flowtriq"|"internal", "workspace", "source", "incidents": [{...}, ...]}}`` (one workspace's
-incidents, in the order received) or ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
-"listener", "path", "reason", "count"}}``; each incident has the shape the
+incidents, in the order received), ``{"ddos_scrubbing": {"verdict": "noted"|"refused",
+"listener", "path", "reason", "count"}}``, or ``{"ddos_scrubbing": {"verdict": "tick"}}`` every
+``tick`` seconds (default 30; 0: never), on which the rulebook runs ``reconcile``; each incident has the shape the
 ``ddos.scrubbing.incident`` playbook takes and has been checked with the playbook's own rules
 (plugins/module_utils/_incident.py), so a refusal here reads the same as one there. Signed
 Flowtriq events must carry a ``timestamp`` within ``event_window`` seconds of their arrival,
@@ -114,27 +115,30 @@ options:
     type: float
     default: 2.0
   max_body:
-    description:
-      - The largest request body accepted, in bytes; a larger one is answered 413 and not read.
+    description: Bytes a request body may have; a larger one is answered 413.
     type: int
     default: 65536
   max_depth:
-    description:
-      - The deepest nesting of a JSON body accepted; a deeper one is answered 400 and never queued.
+    description: Nesting a JSON body may have; a deeper one is answered 400.
     type: int
     default: 32
   header_timeout:
-    description:
-      - Seconds a request's headers (and then its body) may take to arrive, and an idle connection may
-        stay open; a slower one is closed (408 for a body).
+    description: Seconds a request may take to send its headers, and then its body (408).
     type: float
-    default: 5.0
+    default: 5
   max_connections:
     description:
-      - Open connections per listener; past it, the oldest is closed, so silent connections cannot
-        keep a detector's POST waiting. The default is a quarter of the process's open-file limit,
+      - Open connections per listener; past it the oldest is closed. V(0) is a quarter of the open-file limit,
         at most 1024.
     type: int
+    default: 0
+  tick:
+    description:
+      - "Seconds between two tick events (verdict C(tick)), on which the rulebook runs C(reconcile): escalation
+        (C(scrubbing_escalate_after)) and expiry (C(scrubbing_max_active)) need no detector event. V(0) sends
+        none (under AWX, a schedule runs C(reconcile))."
+    type: float
+    default: 30
 """
 
 EXAMPLES = r"""
@@ -177,13 +181,17 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import even
 
 logger = logging.getLogger("ddos.scrubbing.incident_webhook")
 
-FLOWTRIQ_EVENTS = {"attack_start": "started", "attack_end": "resolved"}
+# attack_update becomes "updated" when it reports a peak (peak_bps / peak_pps): the size can only
+# raise an open incident's, which can bring in a tier set with scrubbing_min_bps / scrubbing_min_pps
+FLOWTRIQ_EVENTS = {"attack_start": "started", "attack_update": "updated", "attack_end": "resolved"}
+FLOWTRIQ_SIZE = {"peak_bps": "bps", "peak_pps": "pps"}
 FLOWTRIQ_NOTED = ("attack_update", "test")
 # What of Flowtriq's incident and node is kept as details (free text, stored as data).
 FLOWTRIQ_DETAILS = ("uuid", "title", "severity", "peak_pps", "peak_bps", "source_ip_count", "started_at", "ai_summary",
                     "dashboard_url")
 PATH = re.compile(r"(flowtriq|fastnetmon)/([^/]*)|incident")
 MAX_BATCH = 100  # incidents handed to one playbook run at most
+TICK = 30.0  # seconds between two reconcile runs the rulebook starts on its own (0: none)
 MAX_BODY = 64 * 1024  # a Flowtriq or FastNetMon event is a few KiB
 MAX_DEPTH = 32  # nesting of a body; details deeper than this are no detector's
 HEADER_TIMEOUT = 5.0  # seconds a connection may take to send a request's headers, and then its body
@@ -217,13 +225,17 @@ class Intake:
         if not isinstance(body, dict):
             raise Refused("a Flowtriq webhook body is a JSON object with event_type, timestamp, incident and node")
         kind = body.get("event_type")
-        if kind in FLOWTRIQ_NOTED:
+        incident = body.get("incident") if isinstance(body.get("incident"), dict) else {}
+        size = {ours: incident[theirs] for theirs, ours in FLOWTRIQ_SIZE.items() if incident.get(theirs) is not None}
+        if kind == "attack_update" and not size:
+            raise Refused("Flowtriq attack_update without peak_bps or peak_pps noted; nothing to do", status=200,
+                          verdict="noted")
+        if kind in FLOWTRIQ_NOTED and kind != "attack_update":
             raise Refused("Flowtriq %s event noted; nothing to do" % kind, status=200, verdict="noted")
         if kind not in FLOWTRIQ_EVENTS:
             raise Refused("unknown Flowtriq event_type %s (known: %s)" % (
                 _show(kind), ", ".join(sorted(FLOWTRIQ_EVENTS) + list(FLOWTRIQ_NOTED))))
         self.check_time(body.get("timestamp"), arrival, required=True)
-        incident = body.get("incident") if isinstance(body.get("incident"), dict) else {}
         node = body.get("node") if isinstance(body.get("node"), dict) else {}
         if incident.get("id") in (None, ""):
             raise Refused("Flowtriq %s without incident.id" % kind)
@@ -237,8 +249,11 @@ class Intake:
                  "details": details, "received": arrival}
         if node.get("ip_address") not in (None, ""):
             event["target"] = node["ip_address"]
+        attack = dict(size)
         if incident.get("attack_family") not in (None, ""):
-            event["attack"] = {"family": incident["attack_family"]}
+            attack["family"] = incident["attack_family"]
+        if attack:
+            event["attack"] = attack
         return event
 
     def internal(self, path, workspace, body, arrival):
@@ -612,10 +627,23 @@ async def main(queue, args):
         "verdict": "noted", "listener": "internal", "path": "-", "count": 0,
         "reason": "ready: Flowtriq on %s:%s, internal on %s:%s" % (host, args["flowtriq_port"], host,
                                                                    args["internal_port"])}})
+    tick = float(args.get("tick", TICK) if args.get("tick") not in (None, "") else TICK)
+    ticker = asyncio.ensure_future(ticks(queue, tick)) if tick > 0 else None
     try:
         await intake.feed()
     finally:
+        if ticker is not None:
+            ticker.cancel()
         listeners.stop()
+
+
+async def ticks(queue, every):
+    """``{"ddos_scrubbing": {"verdict": "tick"}}`` every ``every`` seconds: the rulebook runs
+    ``reconcile`` on it, which applies what depends on the clock and not on a detector's event
+    (scrubbing_escalate_after, scrubbing_max_active, a hold-down's end, a pending write)."""
+    while True:
+        await asyncio.sleep(every)
+        await queue.put({"ddos_scrubbing": {"verdict": "tick", "every": every}})
 
 
 class Listeners(threading.Thread):
