@@ -80,7 +80,8 @@ def test_events_queued_behind_a_hung_provider_are_judged_by_their_arrival(sandbo
     inventory = write_inventory(tmp_path / "inventory.json", sandbox, ledger,
                                 variables={"scrubbing_event_window": 20, "scrubbing_deadline": 10})
     sandbox.add_fault(provider="cloudflare", hold=True, name="hung", count=-1)
-    book = start_rulebook(tmp_path, inventory, extra_vars={"event_window": 20})
+    # The playbooks at -v: each run's result (its ledger's longest lock wait among it) is printed.
+    book = start_rulebook(tmp_path, inventory, extra_vars={"event_window": 20}, env={"ANSIBLE_VERBOSITY": "1"})
     try:
         for number in range(4):
             if number:
