@@ -264,12 +264,7 @@ class Converger:
                         # integration over: it is theirs now, nothing may be written from here.
                         raise ClaimLost(integ.provider, "not written: another run took over this integration "
                                         "while this run was unresponsive; it finishes the job")
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
-                                                  self.safelist).key() != \
-                            decision.key():
-                        # An event arrived since the claim (an incident opened while we were about
-                        # to withdraw): never write a decision the ledger no longer supports.
-                        book.release(name)
+                    if self._no_longer_supported(book, task):
                         return False
                     book.write_intent(name, "activate" if wanted else "withdraw",
                                       plan.snapshot if wanted else book.integration(name)["snapshot"], self.clock())
@@ -301,20 +296,26 @@ class Converger:
         finally:
             provider.close()
 
+    def _no_longer_supported(self, book, task):
+        """Before an intent: has an event arrived since the claim (an incident opened while we were
+        about to withdraw)? Then the decision is not written, and the claim is released."""
+        if task.manual or decide(book.doc, task.integ, self.clock(), self.hold_down,
+                                 self.safelist).key() == task.decision.key():
+            return False
+        book.release(task.integ.name)
+        return True
+
     def _hand_over(self, task):
         """A protected server's own firewall is written over the server's own connection, by the
-        play's next task (ddos.scrubbing.server_firewall), not from here: the run records the
-        intent (re-decided like any write) and hands the decision over; the task after that
+        play's per-host outcome task (ddos.scrubbing.outcome), not from here: the run records the
+        intent (re-decided like any write) and hands the decision over; the role's next task
         records what each server reported (the ``record`` operation)."""
         integ, decision = task.integ, task.decision
         name = integ.name
         try:
             if not self.check_mode:
                 def intent(book):
-                    if not task.manual and decide(book.doc, integ, self.clock(), self.hold_down,
-                                                  self.safelist).key() != \
-                            decision.key():
-                        book.release(name)
+                    if self._no_longer_supported(book, task):
                         return False
                     rec = book.integration(name)
                     book.write_intent(name, "activate" if decision.wanted else "withdraw", rec["snapshot"] or

@@ -9,7 +9,8 @@ The way an incident travels (one room each):
 
 1. ``_inventory``          the inventory's integrations, validated before any call;
 2. ``_incident``           the event's strict shape;
-3. here                    the operation: incident, activate, withdraw, reconcile, test, status;
+3. here                    the operation: incident, activate, withdraw, reconcile, test, status,
+                           record (what the protected servers' own connections reported);
 4. ``_policy``             whether each integration must be on (pure functions);
 5. ``engine.converge``     claim -> one pipeline per integration (read, intent, write, outcome);
 6. ``ledger``              the record: ``document`` (the layout and its accessors), ``file``,
@@ -54,7 +55,7 @@ ARGUMENT_SPEC = dict(
     live=dict(type="bool", default=True),
     status_format=dict(type="str", default="table", choices=["table", "json", "prometheus"]),
     status_file=dict(type="path"),
-    # ``record``: what each protected server's own connection reported (ddos.scrubbing.server_firewall)
+    # ``record``: what each protected server's own connection reported (ddos.scrubbing.outcome)
     server_results=dict(type="dict", default={}),
     # the guardrails, notifications and audit trail (issue 22)
     safelist=dict(type="list", elements="str", default=[]),
