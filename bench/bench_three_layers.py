@@ -26,12 +26,6 @@ VENV_BIN = os.path.dirname(sys.executable)
 NS, SERVER, PEER = "ddos-bench-three", "10.214.2.1", "10.214.2.2"
 
 
-def sh(*argv, ns=None, check=True):
-    if ns:
-        argv = ("ip", "netns", "exec", ns) + argv
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
-
-
 def build():
     out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-collection.sh")], check=True,
                          capture_output=True, text=True,
@@ -40,18 +34,6 @@ def build():
                  os.path.join(ROOT, "sandbox")):
         sys.path.insert(0, path)
     return out
-
-
-def namespace():
-    sh("ip", "netns", "del", NS, check=False)
-    sh("ip", "link", "del", "bench3-peer", check=False)
-    sh("ip", "netns", "add", NS)
-    sh("ip", "link", "set", "lo", "up", ns=NS)
-    sh("ip", "link", "add", "bench3-peer", "type", "veth", "peer", "name", "bench3-srv", "netns", NS)
-    sh("ip", "addr", "add", PEER + "/24", "dev", "bench3-peer")
-    sh("ip", "link", "set", "bench3-peer", "up")
-    sh("ip", "addr", "add", SERVER + "/24", "dev", "bench3-srv", ns=NS)
-    sh("ip", "link", "set", "bench3-srv", "up", ns=NS)
 
 
 def first_time(done, stop, period=0.01):
@@ -77,9 +59,10 @@ def main():
     from ddos_sandbox.core import Sandbox
     from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
     from ddos_sandbox.registry import build as sandbox_providers
+    from providers.local_firewall.netns import make_server, remove_server, sh
     from sshd import SshServer
 
-    namespace()
+    make_server(NS, "bench3", SERVER, PEER)
     work = tempfile.mkdtemp(prefix="bench-three-")
     sandbox = Sandbox(sandbox_providers()).start()
     lab = BgpLab().start()
@@ -148,8 +131,7 @@ def main():
         ssh.stop()
         lab.stop()
         sandbox.stop()
-        sh("ip", "netns", "del", NS, check=False)
-        sh("ip", "link", "del", "bench3-peer", check=False)
+        remove_server(NS, "bench3")
     print("One incident, three layers: medians of %d runs" % args.runs)
     for name, values in figures.items():
         print("  %-66s %6.2f s" % (name, statistics.median(values)))

@@ -24,6 +24,7 @@ import pytest
 
 from bgp.bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
 from conftest import read_ledger, require, run_playbook
+from providers.local_firewall.netns import make_server, remove_server, sh
 from sshd import SshServer
 
 NS = "ddos-lfw-three"
@@ -31,28 +32,14 @@ SERVER, PEER = "10.214.1.1", "10.214.1.2"  # the server's address in its namespa
 UNREACHABLE = "10.214.1.9"  # on the veth's subnet, nobody answers
 
 
-def sh(*argv, ns=None, check=True):
-    if ns:
-        argv = ("ip", "netns", "exec", ns) + argv
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require({"root": os.geteuid() == 0, "nft": os.path.exists("/usr/sbin/nft"),
              "sshd": os.path.exists("/usr/sbin/sshd")},
             "run as root with nftables and openssh-server: scripts/ensure-debian.sh")
-    sh("ip", "netns", "del", NS, check=False)
-    sh("ip", "link", "del", "lfw3-peer", check=False)
-    sh("ip", "netns", "add", NS)
     ssh = None
     try:
-        sh("ip", "link", "set", "lo", "up", ns=NS)
-        sh("ip", "link", "add", "lfw3-peer", "type", "veth", "peer", "name", "lfw3-srv", "netns", NS)
-        sh("ip", "addr", "add", PEER + "/24", "dev", "lfw3-peer")
-        sh("ip", "link", "set", "lfw3-peer", "up")
-        sh("ip", "addr", "add", SERVER + "/24", "dev", "lfw3-srv", ns=NS)
-        sh("ip", "link", "set", "lfw3-srv", "up", ns=NS)
+        make_server(NS, "lfw3", SERVER, PEER)
         # The server's own firewall, which must come back byte for byte.
         sh("nft", "add", "table", "inet", "site", ns=NS)
         sh("nft", "add", "chain", "inet", "site", "input", "{ type filter hook input priority 0 ; }", ns=NS)
@@ -62,8 +49,7 @@ def server(tmp_path_factory):
     finally:
         if ssh is not None:
             ssh.stop()
-        sh("ip", "netns", "del", NS, check=False)
-        sh("ip", "link", "del", "lfw3-peer", check=False)
+        remove_server(NS, "lfw3")
 
 
 def inventory(tmp_path, sandbox, lab, ssh, unreachable=False):
