@@ -121,10 +121,10 @@ class Provider:
 
     def bearer_client(self, token, error_parser):
         """The HttpClient of a JSON API authenticated with ``Authorization: Bearer``."""
-        from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient
+        from ansible_collections.ddos.scrubbing.plugins.module_utils._http import BearerToken, HttpClient
 
         return HttpClient(self.name, self.api_url, timeout=self.params["timeout"], retries=self.params["retries"],
-                          headers={"Authorization": "Bearer %s" % token, "Content-Type": "application/json"},
+                          auth=BearerToken(token), headers={"Content-Type": "application/json"},
                           secrets=self.secrets(), error_parser=error_parser, hint=self.hint, sleep=self.sleep)
 
     # How to fix an API error, by HTTP status; ``{option}`` placeholders name the inventory's values.

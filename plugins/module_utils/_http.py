@@ -40,6 +40,32 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     REQUESTS_IMPORT_ERROR = exc
     Retry = object
 
+_AuthBase = requests.auth.AuthBase if HAS_REQUESTS else object
+
+
+class BearerToken(_AuthBase):
+    """``Authorization: Bearer <token>``, as requests' auth rather than a plain header.
+
+    requests looks every request that has no auth of its own up in ~/.netrc (or $NETRC): a file
+    read per call and, when the file names the provider's host, Basic credentials that replace
+    the header, so the provider refuses the token the inventory gave.
+    """
+
+    def __init__(self, token):
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = "Bearer %s" % self.token
+        return request
+
+
+class NoCredentials(_AuthBase):
+    """No credentials at all (a notification webhook's URL is its own key): not ~/.netrc's either."""
+
+    def __call__(self, request):
+        return request
+
+
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_TIMEOUT = 30
 DEFAULT_RETRIES = 4
@@ -119,8 +145,8 @@ class HttpClient:
         self.session.headers.update({"Accept": "application/json",
                                      "User-Agent": "ansible-ddos.scrubbing"})
         self.session.headers.update(headers or {})
-        if auth is not None:
-            self.session.auth = auth
+        # Only the credentials given here: never ~/.netrc's (BearerToken says why).
+        self.session.auth = auth if auth is not None else NoCredentials()
         adapter = shared_adapter(retries, backoff_factor)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
