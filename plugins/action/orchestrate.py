@@ -17,7 +17,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
-from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_variables
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_argument_spec, role_refusal, role_variables
 
 GROUP = "scrubbing_integrations"
 SERVERS = "scrubbing_servers"  # protected servers: their own firewall (local_firewall), over their own connection
@@ -63,6 +63,11 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        if self._task.args.get("role_checks"):
+            refusal = self._role_refusal(task_vars)
+            if refusal:
+                result.update(failed=True, changed=False, msg=refusal)
+                return result
         self._integration_configs(task_vars)
         self._server_results = None
         if self._task.args.get("operation") == "record":
@@ -94,6 +99,11 @@ class ActionModule(ActionBase):
             self._display.warning(warning)
         result.update(report)
         return result
+
+    def _role_refusal(self, task_vars):
+        """The role's own variables, checked here (role_checks: true) rather than by tasks of their own."""
+        values = {name: task_vars[name] for name in role_argument_spec() if name in task_vars}
+        return role_refusal(self._templar.template(values), task_vars.get("groups", {}).get("all", ()))
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         # The integration configs are gathered here from host vars, not given in the task.

@@ -158,6 +158,15 @@ options:
   audit_incident:
     description: For O(operation=audit), only the records of this incident.
     type: str
+  role_checks:
+    description:
+      - Set by the role C(ddos.scrubbing.scrubbing). Before anything else, check the role's own variables as
+        the play sets them (its C(meta/argument_specs.yml)), that C(scrubbing_state_host) is a host of the
+        inventory, and that the playbook-wide numbers are in range; fail naming the variable and nothing is
+        called or recorded.
+      - One task doing these checks and the work costs an integration run less than a task per check.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""

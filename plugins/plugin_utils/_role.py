@@ -11,8 +11,32 @@ import functools
 import os
 
 import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "scrubbing")
+
+# The playbook-wide numbers (name, least, unit). The argument spec takes any whole number; these
+# must also be in range, or a negative hold-down would withdraw at once and a negative event
+# window refuse every event.
+NUMBERS = (
+    ("scrubbing_hold_down", 0, "seconds"),
+    ("scrubbing_deadline", 1, "seconds"),
+    ("scrubbing_event_window", 1, "seconds"),
+    ("scrubbing_workers", 1, "providers called at once"),
+    ("scrubbing_audit_retention", 1, "days"),
+)
+LOCAL_STATE_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _load(*path):
+    with open(os.path.join(ROLE, *path), encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
+@functools.lru_cache(maxsize=None)
+def role_argument_spec():
+    """The role's meta/argument_specs.yml, entry point main: its options."""
+    return _load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -20,10 +44,6 @@ def role_variables():
     """The role's own variable names, read from the role itself (defaults, argument spec,
     registered results) so that there is one list: playbook-wide ``scrubbing_*`` values set
     under all: vars reach every integration host too, and are not typos there."""
-    def load(*path):
-        with open(os.path.join(ROLE, *path), encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-
     def registered(tasks):
         for task in tasks or []:
             if task.get("register"):
@@ -31,7 +51,31 @@ def role_variables():
             for section in ("block", "rescue", "always"):
                 yield from registered(task.get(section))
 
-    names = set(load("defaults", "main.yml"))
-    names.update(load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"])
-    names.update(registered(load("tasks", "main.yml")))
+    names = set(_load("defaults", "main.yml"))
+    names.update(role_argument_spec())
+    names.update(registered(_load("tasks", "main.yml")))
     return tuple(sorted(names))
+
+
+def role_refusal(values, inventory_hosts):
+    """Why the role cannot run with these variables (one message), or None.
+
+    ``values`` are the role's variables as the play sets them, templated. What Ansible's own
+    role validation would say comes first (its wording), then the state host, then the ranges.
+    Checked by the orchestrate action before anything else, in the one task that does the work:
+    as tasks of their own these checks cost a third of an 8-integration run (issue 18).
+    """
+    validation = ArgumentSpecValidator(role_argument_spec()).validate(values, validate_role_argument_spec=True)
+    if validation.error_messages:
+        return "Validation of the role's variables failed:\n%s" % "\n".join(validation.error_messages)
+    checked = validation.validated_parameters
+    state_host = checked.get("scrubbing_state_host") or "localhost"
+    if state_host not in inventory_hosts and state_host not in LOCAL_STATE_HOSTS:
+        return ("scrubbing_state_host %s matches no host of the inventory: add it to the inventory or set "
+                "scrubbing_state_host to one of its hosts (default localhost). Nothing was recorded." % state_host)
+    for name, least, unit in NUMBERS:
+        value = checked.get(name)
+        if value is not None and value < least:
+            return ("%s must be a whole number of %s, at least %d, got %s: set it in the inventory (all: vars) or "
+                    "with -e %s=N. Nothing was recorded or called." % (name, unit, least, value, name))
+    return None
