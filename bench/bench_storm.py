@@ -75,6 +75,8 @@ def main():
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workspaces", type=int, default=4)
+    parser.add_argument("--batch-window", type=float, default=2.0,
+                        help="the rulebook's batch_window (seconds; the shipped default is 2.0)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up waiting for the ledger after this")
     args = parser.parse_args()
     goals = Goals("storm", [GOAL_RECORDED])
@@ -99,7 +101,7 @@ def main():
     webhook, internal = free_port(), free_port()
     with open(os.path.join(work, "vars.json"), "w") as handle:
         json.dump({"flowtriq_secret": SECRET, "internal_token": "sandbox-internal-token",
-                   "webhook_port": webhook, "internal_port": internal}, handle)
+                   "webhook_port": webhook, "internal_port": internal, "batch_window": args.batch_window}, handle)
     rb_env = dict(env, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                   ANSIBLE_LOCALHOST_WARNING="false")
     log = open(os.path.join(work, "rulebook.log"), "w")
