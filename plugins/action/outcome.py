@@ -92,9 +92,16 @@ def run_verdict(report, reports, played, show="summary"):
     changed = any(name not in played and row.get("changed")
                   for r in reports for name, row in (r.get("integrations") or {}).items())
     # Shown at default verbosity, like a debug task: this is what the operator reads.
+    written = report.get("status_file")
+    written = "%s status written to %s" % (written["format"], written["path"]) if written else None
     if show == "rows":
-        return dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
-    summary = report.get("summary") or [r.get("msg", "") for r in reports]
+        result = dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
+        if written:
+            result["msg"] = written
+        return result
+    summary = list(report.get("summary") or [r.get("msg", "") for r in reports])
+    if written:
+        summary.append(written)
     return dict(changed=changed, msg=summary, _ansible_verbose_always=True)
 
 
