@@ -165,8 +165,8 @@ def test_the_provider_has_a_contract_case(name):
     case = load_case(name)
     assert case is not None, "%s: no contract case: add %s declaring CASE (a Case, BgpCase or LocalCase of " \
         "tests/pytest/contract/cases.py)" % (name, in_room(name, CASE_FILE))
-    assert case.module == name, "%s: %s declares the case of module %s" % (name, in_room(name, CASE_FILE),
-                                                                          case.module)
+    assert case.module == name, "%s: %s declares the case of module %s" % (
+        name, in_room(name, CASE_FILE), case.module)
     if isinstance(case, Case):
         from ddos_sandbox.registry import simulator_classes
 
