@@ -12,24 +12,15 @@ import time
 import pytest
 
 from bgp.bgp_lab import bgp_lab, free_port, lab  # noqa: F401  # pylint: disable=unused-import
+from contract.cases import BgpCase, provider_cases
 from contract.test_every_provider import assert_diff_shown, play
 
 OWNED = ["203.0.113.0/24"]
 TARGET = "203.0.113.44"
 
 
-class BgpCase:
-    def __init__(self, module, table, options):
-        self.module, self.table, self.options = module, table, options
-
-    def __repr__(self):
-        return self.module
-
-
-BGP_CASES = [
-    BgpCase("bgp_blackhole", "master4", {}),
-    BgpCase("bgp_flowspec", "flowtab4", {"match": {"protocols": ["udp"]}}),
-]
+# Declared in tests/pytest/providers/bgp_blackhole/ and bgp_flowspec/ (contract_case.py).
+BGP_CASES = provider_cases(BgpCase)
 
 
 def options(case, speaker):

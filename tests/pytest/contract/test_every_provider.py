@@ -7,6 +7,9 @@
 - check mode writes nothing; diff mode shows the user the diff, and outside diff mode no diff
   is returned;
 - the value of every credential option is absent from all output at ``-vvvv``.
+
+Each provider's case (``Case``: its module, simulator, options and credentials) is declared in
+its own folder, ``tests/pytest/providers/<name>/contract_case.py``.
 """
 
 from __future__ import annotations
@@ -18,67 +21,11 @@ import subprocess
 import pytest
 
 from conftest import VENV_BIN, ansible_env
+from contract.cases import Case, provider_cases
 
 
-class Case:
-    """What the contract needs to know of one provider: its module, its sandbox simulator, the
-    module options for the sandbox's demo object, and how the provider rejects a credential."""
-
-    def __init__(self, module, sim, options, secrets, bad_credential, rejected_status, async_apply=None,
-                 throttled=None):
-        self.module = module
-        self.sim = sim
-        self.options = options              # sandbox API URL -> module options
-        self.secrets = secrets              # the options holding what the provider's API calls a credential
-        self.bad_credential = bad_credential  # (option, a value the provider rejects)
-        self.rejected_status = rejected_status
-        self.async_apply = async_apply      # how to make a change never show up (default: stale reads)
-        self.throttled = throttled          # the provider's 429 body, when its client reads the code
-
-    def __repr__(self):
-        return self.module
-
-
-def hetzner_never_done(sandbox):
-    # Robot answers the POST "in process" and stays so while apply_delay runs (REFERENCE.md).
-    sandbox.simulators["hetzner"].apply_delay = 3600
-
-
-CASES = [
-    Case("cloudflare_magic_transit", "cloudflare", lambda url: dict(
-        api_url=url, api_token="sandbox-cf-token-rw", account_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        prefix_id="1f2e3d4c5b6a79880716253443526170"), ["api_token"], ("api_token", "cf-SECRET-rejected-0001"),
-        401),
-    Case("cloudflare_under_attack", "cloudflare", lambda url: dict(
-        api_url=url, api_token="sandbox-cf-token-rw", zone_name="example.test"),
-        ["api_token"], ("api_token", "cf-SECRET-rejected-0002"), 401),
-    Case("digitalocean_firewall", "digitalocean", lambda url: dict(
-        api_url=url, api_token="sandbox-do-token-rw", firewall_id="6f3c2a4e-1b7d-4e59-9a0c-2d8e4f6a1b3c"),
-        ["api_token"], ("api_token", "do-SECRET-rejected-0003"), 401),
-    Case("hetzner_firewall", "hetzner", lambda url: dict(
-        api_url=url, robot_user="#ws+sandbox", robot_password="sandbox-robot-password", server_number=321),
-        ["robot_password"], ("robot_password", "robot-SECRET-rejected-0004"), 401, async_apply=hetzner_never_done),
-    Case("linode_firewall", "linode", lambda url: dict(
-        api_url=url, api_token="sandbox-linode-token-rw", firewall_id=10101,
-        allow=[{"protocol": "tcp", "ports": "22", "sources": ["0.0.0.0/0", "::/0"]}]),
-        ["api_token"], ("api_token", "linode-SECRET-rejected-0005"), 401),
-    Case("ovh_mitigation", "ovh", lambda url: dict(
-        api_url=url, application_key="sandbox-ovh-app-key", application_secret="sandbox-ovh-app-secret",
-        consumer_key="sandbox-ovh-consumer-key", ip="203.0.113.10", ip_block="203.0.113.0/24"),
-        # REFERENCE 2.1: the application key and secret and the consumer key sign every call.
-        ["application_key", "application_secret", "consumer_key"], ("consumer_key", "ovh-SECRET-rejected-0006"), 403),
-    Case("vultr_firewall", "vultr", lambda url: dict(
-        api_url=url, api_key="sandbox-vultr-key", firewall_group_id="cb676a46-66fd-4dfb-b839-443f2e6c0b60"),
-        ["api_key"], ("api_key", "vultr-SECRET-rejected-0007"), 401),
-    Case("aws_shield", "aws_shield", lambda url: dict(
-        endpoint_url=url, aws_access_key_id="AKIDSANDBOXSHIELD01", aws_secret_access_key="sandbox-aws-secret-key",
-        session_token="sandbox-aws-SECRET-session-token",
-        resource_arns=["arn:aws:cloudfront::123456789012:distribution/E2SANDBOX1"]),
-        ["aws_access_key_id", "aws_secret_access_key", "session_token"], ("aws_access_key_id", "AKIDSECRETREJECTED08"),
-        400,
-        # botocore retries a 429 by its error code (REFERENCE.md: Shield throttles with ThrottlingException)
-        throttled={"__type": "ThrottlingException", "message": "Rate exceeded"}),
-]
+# Each provider declares its case in its own folder (tests/pytest/providers/<name>/contract_case.py).
+CASES = provider_cases(Case)
 # Cloudflare Under Attack has no wait loop: the PATCH answer is the applied setting.
 WAITING = [c for c in CASES if c.module != "cloudflare_under_attack"]
 

@@ -12,20 +12,14 @@ import subprocess
 import pytest
 
 from conftest import require
+from contract.cases import LocalCase, provider_cases
 from contract.test_every_provider import assert_diff_shown, play
 
 NS = "ddos-contract-lfw"
 
 
-class LocalCase:
-    def __init__(self, module, options):
-        self.module, self.options = module, options
-
-    def __repr__(self):
-        return self.module
-
-
-LOCAL_CASES = [LocalCase("local_firewall", {"targets": ["10.214.3.1"], "drop": [{"protocol": "udp"}]})]
+# Declared in tests/pytest/providers/local_firewall/contract_case.py.
+LOCAL_CASES = provider_cases(LocalCase)
 IN_NS = ("ip", "netns", "exec", NS)
 
 

@@ -2,24 +2,65 @@
 come with (docs/dev/adding-a-provider.md lists the same, in the same order).
 
 Each check reads the repository (files, meta/runtime.yml, doc fragments, AWX credential types,
-the sandbox's simulators, the contract cases), not the provider's own description of itself,
-so a provider that forgets one of them fails here, named with what is missing.
+the sandbox's simulators, the provider's folder tests/pytest/providers/<name>/ with its contract
+case, simulator test and replay test, and the replay manifest of recorded bodies), not the
+provider's own description of itself, so a provider that forgets one of them fails here, named
+with the file to add.
 """
 
 from __future__ import annotations
 
 import ast
 import glob
+import json
 import os
 
 import pytest
 import yaml
 
 from conftest import ROOT
+from contract.cases import CASE_FILE, BgpCase, Case, LocalCase, load_case
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS
 
 NAMES = sorted(PROVIDERS)
+TESTS = os.path.join(ROOT, "tests", "pytest")
+ROOMS = os.path.join(TESTS, "providers")
+REPLAY = os.environ.get("DDOS_REPLAY_DIR", "/work/shared/replay")
+
+
+def in_room(name, filename):
+    """A file of the provider's room, as the user adds it (relative to the repository)."""
+    return os.path.join("tests", "pytest", "providers", name, filename)
+
+
+def imported(path):
+    """The modules a Python file imports (``from a.b import c`` gives a.b and a.b.c)."""
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+    return names
+
+
+def fixtures_read(path):
+    """The providers a replay file asks the manifest for (its ``fixtures_of("<name>")`` calls)."""
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    return {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "fixtures_of" and node.args
+            and isinstance(node.args[0], ast.Constant)}
+
+
+def replayed():
+    """The providers the manifest of recorded bodies has fixtures for."""
+    with open(os.path.join(REPLAY, "manifest.json"), encoding="utf-8") as handle:
+        return {fixture["provider"] for fixture in json.load(handle)["fixtures"]}
 
 
 def load_yaml(path):
@@ -59,18 +100,6 @@ def action_group(name):
 def credentials(name):
     """The provider's credential options: the ones it keeps out of logs (no_log)."""
     return sorted(o for o, spec in PROVIDERS[name].options.items() if spec.get("no_log"))
-
-
-def contract_cases():
-    """Every provider's contract case: module -> the sandbox simulator (or lab) it runs against."""
-    from contract.test_bgp_contract import BGP_CASES
-    from contract.test_every_provider import CASES
-    from contract.test_local_firewall_contract import LOCAL_CASES
-
-    cases = {case.module: case.sim for case in CASES}
-    cases.update({case.module: "gobgp" for case in BGP_CASES})
-    cases.update({case.module: "nftables" for case in LOCAL_CASES})
-    return cases
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -132,17 +161,60 @@ def test_the_provider_has_an_awx_credential_type(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_provider_has_a_contract_case_and_a_simulator(name):
-    from ddos_sandbox.registry import simulator_classes
+def test_the_provider_has_a_contract_case(name):
+    case = load_case(name)
+    assert case is not None, "%s: no contract case: add %s declaring CASE (a Case, BgpCase or LocalCase of " \
+        "tests/pytest/contract/cases.py)" % (name, in_room(name, CASE_FILE))
+    assert case.module == name, "%s: %s declares the case of module %s" % (
+        name, in_room(name, CASE_FILE), case.module)
+    if isinstance(case, Case):
+        from ddos_sandbox.registry import simulator_classes
 
-    cases = contract_cases()
-    assert name in cases, "%s: no case in tests/pytest/contract (CASES or BGP_CASES)" % name
-    backend = cases[name]
-    if backend == "gobgp":   # the BGP providers run against a real GoBGP speaker and BIRD router
-        assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "bgp", "bgp_lab.py"))
-    elif backend == "nftables":  # the server's own firewall runs against the kernel, in a test namespace
-        assert os.path.exists(os.path.join(ROOT, "tests", "pytest", "providers", "local_firewall",
-                                           "test_local_firewall.py"))
+        assert case.sim in simulator_classes(), "%s: its contract case runs against simulator %r, which the " \
+            "sandbox does not have (sandbox/ddos_sandbox/providers/)" % (name, case.sim)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_provider_has_a_simulator_test(name):
+    """Its own tests against what stands in for its API, as its contract case names it: the
+    sandbox's simulator (HTTP providers), the GoBGP speaker and BIRD router lab (BGP), or
+    nftables in network namespaces the test makes (local_firewall)."""
+    case = load_case(name)
+    assert case is not None, "%s: no contract case (%s) to tell what it runs against" % (
+        name, in_room(name, CASE_FILE))
+    if isinstance(case, BgpCase):
+        # The lab is shared by both BGP providers and the BGP incident tests: it lives in tests/pytest/bgp/.
+        lab = os.path.join(TESTS, "bgp", "bgp_lab.py")
+        test = os.path.join(TESTS, "bgp", "test_%s.py" % name)
+        assert os.path.exists(lab), "%s: the BGP lab tests/pytest/bgp/bgp_lab.py is missing" % name
+        assert os.path.exists(test) and imported(test) & {"bgp_lab", "bgp.bgp_lab"}, \
+            "%s: no tests/pytest/bgp/test_%s.py running it against the lab (bgp_lab)" % (name, name)
+    elif isinstance(case, LocalCase):
+        test = os.path.join(ROOMS, name, "test_%s.py" % name)
+        assert os.path.exists(test), "%s: no %s running it in a network namespace" % (
+            name, in_room(name, "test_%s.py" % name))
     else:
-        assert backend in simulator_classes(), "%s: its contract case runs against simulator %r, which the sandbox " \
-            "does not have (sandbox/ddos_sandbox/providers/)" % (name, backend)
+        simulator = "ddos_sandbox.providers." + case.sim
+        tests = [path for path in glob.glob(os.path.join(ROOMS, name, "test_*.py"))
+                 if not path.endswith("_replay.py") and simulator in imported(path)]
+        assert tests, "%s: no test in tests/pytest/providers/%s/ runs it against its simulator (none imports " \
+            "%s): add %s" % (name, name, simulator, in_room(name, "test_%s.py" % name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_provider_has_a_replay_test(name):
+    """Where the recorded bodies (the replay manifest) have fixtures for it, a test reads every
+    one of them: its replay file, parametrized over ``fixtures_of("<name>")``."""
+    if name not in replayed():
+        return  # nothing recorded for it (BGP, local_firewall): nothing to replay
+    path = os.path.join(ROOMS, name, "test_%s_replay.py" % name)
+    assert os.path.exists(path), "%s: %s has fixtures for it, and no %s reads them" % (
+        name, os.path.join(REPLAY, "manifest.json"), in_room(name, "test_%s_replay.py" % name))
+    assert name in fixtures_read(path), "%s: %s never calls fixtures_of(%r): the recorded bodies go untested" % (
+        name, in_room(name, "test_%s_replay.py" % name), name)
+
+
+def test_every_provider_with_recorded_bodies_is_registered():
+    unknown = sorted(replayed() - set(NAMES))
+    assert not unknown, "%s names providers the registry does not have: %s" % (
+        os.path.join(REPLAY, "manifest.json"), unknown)

@@ -1,0 +1,11 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ddos.scrubbing contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""BGP blackhole (RTBH) in the contract (tests/pytest/contract/test_bgp_contract.py): its routes
+land in BIRD's master4 table."""
+
+from __future__ import annotations
+
+from contract.cases import BgpCase
+
+CASE = BgpCase("bgp_blackhole", "master4", {})
