@@ -185,10 +185,11 @@ def test_the_provider_has_a_simulator_test(name):
     if isinstance(case, BgpCase):
         # The lab is shared by both BGP providers and the BGP incident tests: it lives in tests/pytest/bgp/.
         lab = os.path.join(TESTS, "bgp", "bgp_lab.py")
-        test = os.path.join(TESTS, "bgp", "test_%s.py" % name)
+        test = os.path.join(ROOMS, name, "test_%s.py" % name)
         assert os.path.exists(lab), "%s: the BGP lab tests/pytest/bgp/bgp_lab.py is missing" % name
-        assert os.path.exists(test) and imported(test) & {"bgp_lab", "bgp.bgp_lab"}, \
-            "%s: no tests/pytest/bgp/test_%s.py running it against the lab (bgp_lab)" % (name, name)
+        assert os.path.exists(test) and "bgp.bgp_lab" in imported(test), \
+            "%s: no %s running it against the lab (from bgp.bgp_lab import ...)" % (
+                name, in_room(name, "test_%s.py" % name))
     elif isinstance(case, LocalCase):
         test = os.path.join(ROOMS, name, "test_%s.py" % name)
         assert os.path.exists(test), "%s: no %s running it in a network namespace" % (

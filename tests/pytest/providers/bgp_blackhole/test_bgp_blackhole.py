@@ -8,7 +8,7 @@ import json
 import pytest
 
 # The lab fixtures, used by name.
-from bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
+from bgp.bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
 from conftest import converge, make_provider, run_module
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 # The lab fixtures, used by name.
-from bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
+from bgp.bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
 from conftest import converge, make_provider, run_module
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
