@@ -52,7 +52,7 @@ def server(tmp_path_factory):
         remove_server(NS, "lfw3")
 
 
-def inventory(tmp_path, sandbox, lab, ssh, unreachable=False):
+def inventory(tmp_path, sandbox, lab, ssh, unreachable=False, hung=None):
     from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
 
     server_vars = dict(ssh.inventory_vars(sys.executable), scrubbing_workspace="default",
@@ -63,6 +63,9 @@ def inventory(tmp_path, sandbox, lab, ssh, unreachable=False):
         servers["web-2"] = dict(server_vars, ansible_host=UNREACHABLE, scrubbing_addresses=[SERVER],
                                 ansible_ssh_common_args=(
             server_vars["ansible_ssh_common_args"] + " -o ConnectTimeout=3"))
+    if hung:
+        # a twin of web-1 whose module never answers: its interpreter waits forever
+        servers["web-2"] = dict(server_vars, scrubbing_addresses=[SERVER], ansible_python_interpreter=hung)
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps({
         "all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
@@ -186,4 +189,25 @@ def test_an_unreachable_server_fails_only_its_own_line(sandbox, lab, server, tmp
         assert doc["web-2"]["last_error"].startswith("unreachable"), doc["web-2"]
     finally:
         run_playbook("incident", sandbox, ledger, incident("U1", "resolved"), inventory=inv)
+    assert ruleset() == before
+
+
+def test_a_hung_server_fails_only_its_own_line_within_the_deadline(sandbox, lab, server, tmp_path):
+    hang = tmp_path / "hung-python"
+    hang.write_text("#!/bin/sh\nexec sleep 600\n")
+    hang.chmod(0o755)
+    inv, ledger = inventory(tmp_path, sandbox, lab, server, hung=str(hang)), tmp_path / "ledger.json"
+    before = ruleset()
+    # Without a bound the run would wait for the sleep (600 s): run_playbook's own timeout fails the test.
+    proc = run_playbook("incident", sandbox, ledger, dict(incident("H1", "started"), scrubbing_deadline=8),
+                        inventory=inv, timeout=150)
+    try:
+        assert recap(proc.output, "web-2").get("failed") == "1", proc.output[-3000:]
+        assert recap(proc.output, "web-1").get("changed") == "1", proc.output[-3000:]
+        assert "web-2: its firewall was not written within scrubbing_deadline (8 s)" in proc.output, proc.output[-3000:]
+        doc = read_ledger(ledger)["integrations"]
+        assert doc["web-1"]["active"] and not doc["web-2"]["active"]
+        assert "within scrubbing_deadline (8 s)" in doc["web-2"]["last_error"], doc["web-2"]
+    finally:
+        run_playbook("incident", sandbox, ledger, dict(incident("H1", "resolved"), scrubbing_deadline=8), inventory=inv)
     assert ruleset() == before
