@@ -59,6 +59,7 @@ def test_flowtriq_sizes_and_the_tick_drive_the_tiers(sandbox, tmp_path):
         assert wait_for(lambda: state() == (True, True), timeout=60), book.output()[-3000:]
         assert time.time() >= started + 8
         assert "Scrubbing: reconcile" in book.output(), book.output()[-3000:]
+
         def delivered():
             events = []
             for req in list(receiver.got):
