@@ -17,10 +17,8 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
-from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import role_argument_spec, role_refusal, role_variables
-
-GROUP = "scrubbing_integrations"
-SERVERS = "scrubbing_servers"  # protected servers: their own firewall (local_firewall), over their own connection
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
+    INTEGRATIONS, SERVERS, role_argument_spec, role_refusal, role_variables)
 
 
 def as_data(value, where="incident"):
@@ -142,7 +140,7 @@ class ActionModule(ActionBase):
     def _integration_configs(self, task_vars):
         hostvars = task_vars["hostvars"]
         configs = {}
-        for name in task_vars.get("groups", {}).get(GROUP, []):
+        for name in task_vars.get("groups", {}).get(INTEGRATIONS, []):
             host = hostvars[name]
             config = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
             unknown = unknown_host_vars(list(host), role_variables())  # refused by the validation, either path

@@ -12,9 +12,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
-from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import SERVERS, server_outcome
-
-GROUP = "scrubbing_integrations"
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import INTEGRATIONS, SERVERS
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import server_outcome
 
 
 class ActionModule(ActionBase):
@@ -57,7 +56,7 @@ class ActionModule(ActionBase):
         if host in task_vars.get("groups", {}).get(SERVERS, ()):
             # a protected server: its own firewall, written here over its own connection
             result.update(server_outcome(self, host, report, task_vars))
-        elif host in task_vars.get("groups", {}).get(GROUP, ()):
+        elif host in task_vars.get("groups", {}).get(INTEGRATIONS, ()):
             result.update(host_outcome(host, reports, check_mode, bool(self._task.diff)))
         else:
             result.update(changed=False, msg="not an integration: the run's results are on the integrations' hosts")
@@ -92,8 +91,8 @@ def run_verdict(report, reports, played, show="summary"):
     changed = any(name not in played and row.get("changed")
                   for r in reports for name, row in (r.get("integrations") or {}).items())
     # Shown at default verbosity, like a debug task: this is what the operator reads.
-    written = report.get("status_file")
-    written = "%s status written to %s" % (written["format"], written["path"]) if written else None
+    status_file = report.get("status_file")
+    written = "%s status written to %s" % (status_file["format"], status_file["path"]) if status_file else None
     if show == "rows":
         result = dict(changed=changed, rows=report.get("rows") or [], _ansible_verbose_always=True)
         if written:

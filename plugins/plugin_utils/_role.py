@@ -26,6 +26,10 @@ NUMBERS = (
     ("scrubbing_audit_retention", 1, "days"),
 )
 LOCAL_STATE_HOSTS = ("localhost", "127.0.0.1")
+# The inventory groups the role works on: providers' objects, and protected servers (their own
+# firewall, local_firewall, over their own connection).
+INTEGRATIONS = "scrubbing_integrations"
+SERVERS = "scrubbing_servers"
 
 
 def _load(*path):

@@ -20,8 +20,6 @@ import signal
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
 
-SERVERS = "scrubbing_servers"
-
 
 class _Overdue(Exception):
     pass
@@ -36,10 +34,10 @@ def within(seconds, call):
     server does anything that can hang. SIGALRM, as Ansible's own task timeout: the action runs
     in the main thread of its worker process.
     """
-    def overdue(_signum, _frame):
+    def alarm(_signum, _frame):
         raise _Overdue()
 
-    previous = signal.signal(signal.SIGALRM, overdue)
+    previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(max(1, int(seconds)))
     try:
         return call()
@@ -63,12 +61,12 @@ def server_outcome(action, host, report, task_vars):
         args = {k: v for k, v in options.items() if k not in ("state", "targets", "target_attacks")}
         out = within(deadline, lambda: action._execute_module(
             module_name="ddos.scrubbing.local_firewall_info", module_args=args, task_vars=task_vars))
-        return out if out is not None else overdue(host, deadline, "tested")
+        return out if out is not None else not_answered(host, deadline, "tested")
     out = within(deadline, lambda: action._execute_module(
         module_name="ddos.scrubbing.local_firewall", module_args=dict(options, **row["module_args"]),
         task_vars=task_vars))
     if out is None:
-        return overdue(host, deadline, "written")
+        return not_answered(host, deadline, "written")
     summary = {k: v for k, v in row.items() if k not in ("on_server", "module_args")}
     summary.update(changed=bool(out.get("changed")), failed=bool(out.get("failed")), active=out.get("active"),
                    msg=out.get("msg"))
@@ -79,7 +77,8 @@ def server_outcome(action, host, report, task_vars):
     return result
 
 
-def overdue(host, deadline, what):
+def not_answered(host, deadline, what):
+    """The server's result when its step did not return within the deadline."""
     return dict(failed=True, changed=False, msg=(
         "%s: its firewall was not %s within scrubbing_deadline (%d s): the connection or the module on the "
         "server did not answer. Check that the server is up and its connection works (ansible -m ping %s); "
