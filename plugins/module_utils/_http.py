@@ -23,7 +23,6 @@ What it guarantees, so provider files do not have to:
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from urllib.parse import urljoin, urlsplit
@@ -148,13 +147,16 @@ class HttpClient:
         self.session.headers.update(headers or {})
         # Only the credentials given here: never ~/.netrc's (BearerToken says why).
         self.session.auth = auth if auth is not None else NoCredentials()
-        # The environment's proxies and CA bundle, read once for this client rather than by requests
-        # for every call (proxy variables, no_proxy matching, the bundle path): at 1,000 integrations
-        # that per-call reading was a tenth of the run's CPU. The same settings apply.
+        # The environment's proxies and CA bundle, taken once for this client by requests' own
+        # merge_environment_settings rather than by requests on every call (proxy variables,
+        # no_proxy matching, the bundle path): at 1,000 integrations that per-call reading was a
+        # tenth of the run's CPU. The same settings apply. A CA bundle matters to https only; on
+        # http it would still cost a path check per call.
+        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
         self.session.trust_env = False
-        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session.proxies = environment["proxies"]
         if self.base_url.startswith("https:"):
-            self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            self.session.verify = environment["verify"]
         adapter = shared_adapter(retries, backoff_factor)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
