@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import resource
@@ -22,6 +23,16 @@ from conftest import ROOT, VENV_BIN, ansible_env
 ADAPTER = os.path.join(ROOT, "extensions", "fastnetmon", "ddos_scrubbing_notify.py")
 FLOWTRIQ_SECRET = "sandbox-flowtriq-secret"
 INTERNAL_TOKEN = "sandbox-internal-token"
+
+
+def event_source_module(name="incident_webhook_under_test"):
+    """The event source extensions/eda/plugins/event_source/incident_webhook.py, loaded as a module of its
+    own (ansible-rulebook loads it by path too), to drive its Intake and route() directly."""
+    path = os.path.join(ROOT, "extensions", "eda", "plugins", "event_source", "incident_webhook.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def wait_port(port, timeout=60):

@@ -10,20 +10,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
-from conftest import ROOT
+from eda_helpers import event_source_module
 
 KEY = ("flowtriq", "prod")
-
-
-def _event_source():
-    path = os.path.join(ROOT, "extensions", "eda", "plugins", "event_source", "incident_webhook.py")
-    spec = importlib.util.spec_from_file_location("incident_webhook_batching", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Clock:
@@ -35,7 +24,7 @@ class Clock:
 
 
 def intake_at(clock, batch_window=2.0):
-    source = _event_source()
+    source = event_source_module()
     return source, source.Intake(queue=None, window=300, batch_window=batch_window, clock=clock)
 
 

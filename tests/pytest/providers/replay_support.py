@@ -242,6 +242,29 @@ def check_cloud_reading(sandbox, cloud, entry, expected):
     assert report["state"] == state and report["active"] is active
 
 
+def cloud_replay_tests(cloud, fixtures, expected):
+    """The three tests every cloud provider's replay file runs over its recorded bodies; the file
+    assigns them to module-level names so that pytest collects them there:
+
+        (test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right,
+         test_activation_over_the_fixture) = cloud_replay_tests(CLOUD, FIXTURES, EXPECTED)
+
+    ``expected``: fixture id -> (the state's fields, is_active, the writes an activation sends).
+    """
+    def test_every_fixture_has_an_expectation():
+        assert sorted(ids(fixtures)) == sorted(expected), "a new fixture needs its expected reading here"
+
+    @pytest.mark.parametrize("entry", fixtures, ids=ids(fixtures))
+    def test_client_reads_the_fixture_right(sandbox, entry):
+        check_cloud_reading(sandbox, cloud, entry, expected[entry["id"]])
+
+    @pytest.mark.parametrize("entry", fixtures, ids=ids(fixtures))
+    def test_activation_over_the_fixture(sandbox, entry):
+        check_cloud_activation(sandbox, cloud, entry, expected[entry["id"]])
+
+    return test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right, test_activation_over_the_fixture
+
+
 def check_cloud_activation(sandbox, cloud, entry, expected):
     """An activation over the fixture sends exactly the writes ``expected`` names ([(method, path, body)])."""
     new, replay, _routes = prepared(sandbox, cloud, entry)

@@ -5,7 +5,6 @@ one address or one block we could own; an unknown field is refused, naming the c
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from conftest import ROOT
+from eda.eda_helpers import event_source_module
 
 
 def started(**fields):
@@ -80,16 +80,8 @@ def test_extra_data_in_details_is_kept():
 
 
 # -- the detectors' events, as their mapping builds them, still pass ------------------------------------------
-def _event_source():
-    path = os.path.join(ROOT, "extensions", "eda", "plugins", "event_source", "incident_webhook.py")
-    spec = importlib.util.spec_from_file_location("incident_webhook_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_flowtriq_webhook_maps_to_an_incident_that_passes():
-    source = _event_source()
+    source = event_source_module()
     intake = source.Intake(queue=None, window=300)
     body = {"event_type": "attack_start", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "incident": {"id": 4711, "uuid": "6a1f", "title": "UDP flood", "severity": "high", "peak_pps": 120000,
@@ -103,7 +95,7 @@ def test_a_flowtriq_webhook_maps_to_an_incident_that_passes():
 
 
 def test_a_generic_incident_with_an_unknown_field_is_refused_by_the_listener_rules():
-    source = _event_source()
+    source = event_source_module()
     intake = source.Intake(queue=None, window=300)
     event = source.route(intake, "internal", "incident", {"incident": started(target="203.0.113.7", traget="x")},
                          None, time.time())

@@ -10,15 +10,13 @@ member absent in turn, never break the client.
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import make_provider
 from ddos_sandbox.providers import aws_shield as aws_sim
 from ddos_sandbox.spec import load_spec
-from providers.replay_support import (EXAMPLE, AwsReplay, Cloud, check_cloud_activation, check_cloud_reading,
-                                      fixtures_of, ids, survives)
+from providers.replay_support import (EXAMPLE, AwsReplay, Cloud, cloud_replay_tests, fixtures_of, survives)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.aws_shield import AwsShield
 
@@ -38,18 +36,8 @@ EXPECTED = {
 }
 
 
-def test_every_fixture_has_an_expectation():
-    assert sorted(ids(FIXTURES)) == sorted(EXPECTED), "a new fixture needs its expected reading here"
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_client_reads_the_fixture_right(sandbox, entry):
-    check_cloud_reading(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_activation_over_the_fixture(sandbox, entry):
-    check_cloud_activation(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
+(test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right,
+ test_activation_over_the_fixture) = cloud_replay_tests(CLOUD, FIXTURES, EXPECTED)
 
 
 # botocore's shapes. Every member not in "required" may be absent.

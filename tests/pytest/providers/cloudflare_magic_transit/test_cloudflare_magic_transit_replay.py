@@ -10,14 +10,12 @@ every optional field absent or null in turn, never break the client.
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ddos_sandbox.providers.cloudflare import ACCOUNT, BGP_PREFIX, PREFIX
-from providers.replay_support import (EXAMPLE, Cloud, answered, check_cloud_activation, check_cloud_reading,
-                                      cloudflare_client, fixtures_of, ids, prepared, response_schema,
-                                      schema_strategy, survives)
+from providers.replay_support import (EXAMPLE, Cloud, answered, cloud_replay_tests, cloudflare_client, fixtures_of,
+                                      prepared, response_schema, schema_strategy, survives)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._contract import execute, plan_change
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit import (
@@ -62,18 +60,8 @@ EXPECTED = {
 }
 
 
-def test_every_fixture_has_an_expectation():
-    assert sorted(ids(FIXTURES)) == sorted(EXPECTED), "a new fixture needs its expected reading here"
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_client_reads_the_fixture_right(sandbox, entry):
-    check_cloud_reading(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_activation_over_the_fixture(sandbox, entry):
-    check_cloud_activation(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
+(test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right,
+ test_activation_over_the_fixture) = cloud_replay_tests(CLOUD, FIXTURES, EXPECTED)
 
 
 def test_recorded_withdrawal_answer_is_read(sandbox):

@@ -9,13 +9,11 @@ Then property-based: settings generated from Cloudflare's OpenAPI schema never b
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 
 from ddos_sandbox.providers.cloudflare import ZONE
-from providers.replay_support import (EXAMPLE, Cloud, answered, check_cloud_activation, check_cloud_reading,
-                                      cloudflare_client, fixtures_of, ids, response_schema, schema_strategy,
-                                      survives)
+from providers.replay_support import (EXAMPLE, Cloud, answered, cloud_replay_tests, cloudflare_client, fixtures_of,
+                                      response_schema, schema_strategy, survives)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_under_attack import (
     CloudflareUnderAttack)
@@ -32,18 +30,8 @@ EXPECTED = {
 }
 
 
-def test_every_fixture_has_an_expectation():
-    assert sorted(ids(FIXTURES)) == sorted(EXPECTED), "a new fixture needs its expected reading here"
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_client_reads_the_fixture_right(sandbox, entry):
-    check_cloud_reading(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_activation_over_the_fixture(sandbox, entry):
-    check_cloud_activation(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
+(test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right,
+ test_activation_over_the_fixture) = cloud_replay_tests(CLOUD, FIXTURES, EXPECTED)
 
 
 @EXAMPLE

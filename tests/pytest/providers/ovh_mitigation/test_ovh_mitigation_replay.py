@@ -13,15 +13,13 @@ import copy
 import json
 import re
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import make_provider
 from ddos_sandbox.providers import ovh as ovh_sim
 from ddos_sandbox.spec import load_spec
-from providers.replay_support import (EXAMPLE, Cloud, check_cloud_activation, check_cloud_reading, fixtures_of, ids,
-                                      survives)
+from providers.replay_support import (EXAMPLE, Cloud, cloud_replay_tests, fixtures_of, survives)
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.providers.ovh_mitigation import OvhMitigation
 
@@ -51,18 +49,8 @@ EXPECTED = {
 }
 
 
-def test_every_fixture_has_an_expectation():
-    assert sorted(ids(FIXTURES)) == sorted(EXPECTED), "a new fixture needs its expected reading here"
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_client_reads_the_fixture_right(sandbox, entry):
-    check_cloud_reading(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
-
-
-@pytest.mark.parametrize("entry", FIXTURES, ids=ids(FIXTURES))
-def test_activation_over_the_fixture(sandbox, entry):
-    check_cloud_activation(sandbox, CLOUD, entry, EXPECTED[entry["id"]])
+(test_every_fixture_has_an_expectation, test_client_reads_the_fixture_right,
+ test_activation_over_the_fixture) = cloud_replay_tests(CLOUD, FIXTURES, EXPECTED)
 
 
 # OVH's apis/models format (not OpenAPI): every property may be absent ("required": false)
