@@ -23,6 +23,7 @@ What it guarantees, so provider files do not have to:
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from urllib.parse import urljoin, urlsplit
@@ -150,9 +151,10 @@ class HttpClient:
         # The environment's proxies and CA bundle, taken once for this client by requests' own
         # merge_environment_settings rather than by requests on every call (proxy variables,
         # no_proxy matching, the bundle path): at 1,000 integrations that per-call reading was a
-        # tenth of the run's CPU. The same settings apply. A CA bundle matters to https only; on
+        # tenth of the run's CPU, and taking it per client still 0.17 ms each (environment_settings
+        # keeps it per process). The same settings apply. A CA bundle matters to https only; on
         # http it would still cost a path check per call.
-        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        environment = environment_settings(self.session, self.base_url)
         self.session.trust_env = False
         self.session.proxies = environment["proxies"]
         if self.base_url.startswith("https:"):
@@ -289,6 +291,27 @@ def refuse_redirects(session, provider, base_url, secrets=()):
     session.max_redirects = 0
 
 
+_ENVIRONMENT = {}
+
+
+def environment_settings(session, url):
+    """requests' own proxies and CA bundle for ``url``, worked out once per process and environment.
+
+    requests reads them from the environment (every ``*_proxy`` variable, ``no_proxy``, the CA
+    bundle variables); the answer is kept under exactly those values, so a changed environment
+    is read again, and the same one costs a dictionary lookup instead of a scan of the
+    environment and a no_proxy match (0.17 ms, once per integration).
+    """
+    key = (url,) + tuple(sorted((name, value) for name, value in os.environ.items()
+                                if name.lower().endswith("_proxy") or name in _ALSO_READ))
+    settings = _ENVIRONMENT.get(key)
+    if settings is None:
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        _ENVIRONMENT[key] = settings
+    return {"proxies": dict(settings["proxies"]), "verify": settings["verify"]}
+
+
+_ALSO_READ = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD")  # the last: urllib ignores HTTP_PROXY under CGI
 _ADAPTERS = {}
 _ADAPTERS_LOCK = threading.Lock()
 POOL_SIZE = 64
