@@ -20,7 +20,6 @@ document, with the same guarantees: ``ledger.file`` (default) and ``ledger.postg
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 import time
@@ -98,7 +97,7 @@ class Book:
     def _touch(self, section, name):
         if self.touched is not None and (section, name) not in self.touched:
             rec = self.doc[section].get(name, _ABSENT)
-            self.touched[(section, name)] = rec if rec is _ABSENT else copy.deepcopy(rec)
+            self.touched[(section, name)] = rec if rec is _ABSENT else json_copy(rec)
 
     def changes(self):
         """The (section, name) records this transaction changed, created or deleted (tracked books)."""
@@ -113,8 +112,10 @@ class Book:
     def integration(self, name):
         self._touch("integrations", name)
         rec = self.doc["integrations"].setdefault(name, {})
-        for key, value in INTEGRATION_DEFAULTS.items():
-            rec.setdefault(key, copy.deepcopy(value))
+        missing = INTEGRATION_DEFAULTS.keys() - rec.keys()
+        if missing:
+            defaults = integration_defaults()
+            rec.update((key, defaults[key]) for key in missing)
         return rec
 
     def active_incidents(self, ws_name):
@@ -275,9 +276,24 @@ _ABSENT = object()  # a record that did not exist before the transaction
 
 def integration_view(doc, name):
     """An integration's record with every field present, for reading (the document is not changed)."""
-    rec = copy.deepcopy(INTEGRATION_DEFAULTS)
+    rec = integration_defaults()
     rec.update(doc["integrations"].get(name) or {})
     return rec
+
+
+def integration_defaults():
+    """A new record of the defaults (its lists its own)."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in INTEGRATION_DEFAULTS.items()}
+
+
+def json_copy(value):
+    """A deep copy of what a ledger holds (JSON: dicts, lists, scalars), three times as fast as
+    copy.deepcopy, which a 1,000-integration run calls thousands of times."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
 
 
 def workspace_incidents(doc, ws_name):

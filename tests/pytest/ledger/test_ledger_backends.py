@@ -101,6 +101,39 @@ def test_no_lost_update_across_processes(backend):
     assert len(ws["incidents"]) == 150 and ws["quiet_since"] == 150, "every read-modify-write kept"
 
 
+def test_a_change_deep_inside_a_record_is_written(backend):
+    """A backend writes only when a transaction changed a record, and the file backend renders
+    only the records that changed: a change made deep inside one (an incident's status, one rule
+    of a snapshot), with nothing else changed, must be seen as a change and reach the ledger,
+    for the next process to read."""
+    path, dsn = backend
+    with open_ledger(path, dsn).transaction() as book:
+        book.workspace("w")["incidents"]["A"] = {"status": "active", "target": "203.0.113.7"}
+        book.integration("mt")["snapshot"] = {"rules": [{"port": 22, "action": "accept"}]}
+    with open_ledger(path, dsn).transaction() as book:
+        book.workspace("w")["incidents"]["A"]["status"] = "resolved"
+    with open_ledger(path, dsn).transaction() as book:
+        book.integration("mt")["snapshot"]["rules"][0]["action"] = "drop"
+    doc = open_ledger(path, dsn).read()
+    assert doc["workspaces"]["w"]["incidents"]["A"]["status"] == "resolved"
+    assert doc["integrations"]["mt"]["snapshot"]["rules"][0]["action"] == "drop"
+
+
+def test_new_records_never_share_their_lists(tmp_path):
+    """Every new integration record gets lists of its own: an incident appended to one must not
+    appear in another record, nor in the next new one, nor in a read-only view."""
+    ledger = FileLedger(str(tmp_path / "ledger.json"))
+    with ledger.transaction() as book:
+        book.integration("a")["incidents"].append("A1")
+        book.integration("a")["expired"].append("A0")
+        assert book.integration("b")["incidents"] == [] and book.integration("b")["expired"] == []
+    doc = ledger.read()
+    assert doc["integrations"]["b"]["incidents"] == []
+    view = _ledger.integration_view(doc, "c")
+    view["targets"].append("203.0.113.7/32")
+    assert _ledger.integration_view(doc, "d")["targets"] == []
+
+
 def test_a_dead_claimants_claim_is_taken_over_at_once(backend):
     path, dsn = backend
     holder = _python(HOLDER, path, dsn, "claim")
