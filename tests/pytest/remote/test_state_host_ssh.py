@@ -145,6 +145,7 @@ def test_incident_status_reconcile_over_ssh_with_controller_credentials(sandbox,
     assert play("incident", {"incident": {"id": "A1", "status": "resolved", "workspace": "prod"}}).returncode == 0
     assert not mt_advertised(sandbox) and robot_status(sandbox) == "disabled"
     sandbox.add_fault(provider="cloudflare", method="PATCH", delay=3)
+    before = max(e["seq"] for e in sandbox.requests())  # section 1's held PATCH is not this one
     run = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
                             "ddos.scrubbing.incident", "-i", inventory, "-e", "scrubbing_state_file=%s" % ledger,
                             "-e", json.dumps({"incident": {"id": "A2", "status": "started", "workspace": "prod"}})],
@@ -159,7 +160,8 @@ def test_incident_status_reconcile_over_ssh_with_controller_credentials(sandbox,
     with open(ledger, encoding="utf-8") as handle:
         assert json.load(handle)["integrations"]["edge-mt"]["pending"], "no intent left by the killed run"
     # The held write lands after its client died: the provider changed, the ledger did not.
-    assert wait_until(lambda: any(e["fault"] and e["method"] == "PATCH" for e in sandbox.requests("cloudflare")))
+    assert wait_until(lambda: any(e["fault"] and e["method"] == "PATCH" and e["seq"] > before
+                                  for e in sandbox.requests("cloudflare")))
     reconcile = play("reconcile")
     assert reconcile.returncode == 0, reconcile.output
     with open(ledger, encoding="utf-8") as handle:
