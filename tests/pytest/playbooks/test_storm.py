@@ -57,8 +57,12 @@ def storm(sandbox, tmp_path, break_lock=False):
             firsts = [i for i, e in enumerate(events) if e["incident"]["id"] == "I%02d" % done]
             events += [event(done, "resolved", firsts)] * 2
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"concurrency": CONCURRENCY, "events": events, "common": {
-        "operation": "incident", "integration_configs": configs, "state_file": str(tmp_path / "ledger.json")}}))
+    common = {"operation": "incident", "integration_configs": configs, "state_file": str(tmp_path / "ledger.json")}
+    if break_lock:
+        # Without the lock, claims are lost and runs wait for holders that never finish: up to
+        # scrubbing_deadline each (120 s by default, two minutes of the suite), then fail pending.
+        common["deadline"] = 10
+    plan.write_text(json.dumps({"concurrency": CONCURRENCY, "events": events, "common": common}))
     cmd = [sys.executable, WORKER, str(plan)] + (["--break-lock"] if break_lock else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS),
                           timeout=900, check=False)
