@@ -169,3 +169,10 @@ def run_playbook(name, sandbox, ledger, extra=None, limit=None, check=False, inv
 def read_ledger(path):
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def hold_down_for(run_seconds, runs=3):
+    """A hold-down (seconds) that outlasts ``runs`` more playbook runs on this machine as it is now,
+    given how long one run just took: long enough that the test's checks happen before it passes
+    (each such test also asserts that), short enough not to wait half a minute on a quiet machine."""
+    return int(max(10.0, 2.5 * (runs + 1) * run_seconds))

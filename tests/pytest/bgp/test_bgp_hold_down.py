@@ -11,16 +11,18 @@ import time
 
 # The lab fixtures, used by name.
 from bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
+from conftest import hold_down_for
 from test_bgp_incident import incident, inventory, play
 
-HOLD_DOWN = 30  # long enough for two playbook runs on a loaded machine
 FIRST, SECOND = "203.0.113.10/32", "203.0.113.20/32"
 
 
 def test_route_is_kept_for_the_hold_down_then_reconcile_withdraws_it(lab, tmp_path):
     inv, ledger = inventory(tmp_path, lab), tmp_path / "ledger.json"
-    hold = {"scrubbing_hold_down": HOLD_DOWN}
-    play("incident", inv, ledger, dict(incident("A", "started", target="203.0.113.10"), **hold))
+    began = time.time()
+    play("incident", inv, ledger, incident("A", "started", target="203.0.113.10"))
+    hold_down = hold_down_for(time.time() - began, runs=2)  # the resolution and a reconcile
+    hold = {"scrubbing_hold_down": hold_down}
     play("incident", inv, ledger, dict(incident("B", "started", target="203.0.113.20"), **hold))
     lab.wait_routes("master4", lambda routes: FIRST in routes and SECOND in routes, "the routes of A and B")
 
@@ -30,12 +32,12 @@ def test_route_is_kept_for_the_hold_down_then_reconcile_withdraws_it(lab, tmp_pa
     after_resolution = time.time()
     play("reconcile", inv, ledger, hold)
     routes = lab.routes("master4")
-    assert time.time() < before_resolution + HOLD_DOWN, "the runs outlasted the hold-down: the test proves nothing"
+    assert time.time() < before_resolution + hold_down, "the runs outlasted the hold-down: the test proves nothing"
     assert FIRST in routes and routes[FIRST]["dest"] == "blackhole", \
-        "incident A was resolved with a %ss hold-down: its route must stay until then" % HOLD_DOWN
+        "incident A was resolved with a %ss hold-down: its route must stay until then" % hold_down
     assert SECOND in routes
 
-    time.sleep(max(0.0, after_resolution + HOLD_DOWN + 1 - time.time()))
+    time.sleep(max(0.0, after_resolution + hold_down + 1 - time.time()))
     play("reconcile", inv, ledger, hold)
     routes = lab.wait_routes("master4", lambda routes: FIRST not in routes, "the route of A withdrawn after the "
                              "hold-down")
