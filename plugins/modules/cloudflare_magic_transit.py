@@ -25,7 +25,8 @@ description:
     route; activation then warns that advertisement follows the routes, not only this call.
   - The API accepts the change at once, but BGP convergence takes minutes (Cloudflare documents
     2-7 minutes to advertise, about 15 to withdraw). O(wait) waits for the API to report the
-    asked advertisement state, not for the Internet.
+    asked advertisement state, not for the Internet. The change's own answer reports it (the API
+    has no in-progress state), so the prefix is read again only when that answer leaves it out.
 author:
   - ddos.scrubbing team (@ddos-scrubbing)
 extends_documentation_fragment:

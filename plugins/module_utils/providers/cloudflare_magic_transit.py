@@ -193,12 +193,24 @@ class CloudflareMagicTransit(CloudflareProvider):
             raise ProviderError(self.name, "Cloudflare's answer for prefix %s has no BGP prefix id to change"
                                 % state["prefix_id"], hint="Set bgp_prefix_id (the Test lists the prefix's BGP prefixes)")
         if self.params["advertisement_api"] == "bgp_status":
-            self.call("PATCH", "%s/bgp/status" % self._prefix_path, {"advertised": advertised})
+            answer = _object(self.call("PATCH", "%s/bgp/status" % self._prefix_path, {"advertised": advertised}))
         else:
-            self.call("PATCH", "%s/bgp/prefixes/%s" % (self._prefix_path, state["bgp_prefix_id"]),
-                      {"on_demand": {"advertised": advertised}})
-        # The answer is Cloudflare's intent, not what it advertises: ``wait`` re-reads.
-        return None
+            answer = _object(_object(self.call("PATCH", "%s/bgp/prefixes/%s" % (
+                self._prefix_path, state["bgp_prefix_id"]), {"on_demand": {"advertised": advertised}})).get("on_demand"))
+        return self._answered(state, answer)
+
+    @staticmethod
+    def _answered(state, answer):
+        """The state after a change, from the change's own answer when it says the advertisement.
+
+        ``advertised`` is the intended state in every answer, reads included (REFERENCE §1: there
+        is no in-progress field, and re-reading verifies nothing), so an answer that reports it is
+        what ``wait`` waits for: reading again would only cost a call against the rate limit. An
+        answer without it (every field is optional in the spec) returns None: ``wait`` reads."""
+        if not isinstance(answer.get("advertised"), bool):
+            return None
+        return dict(state, advertised=answer["advertised"],
+                    advertised_modified_at=answer.get("advertised_modified_at", state.get("advertised_modified_at")))
 
     # -- the Test button ------------------------------------------------------------------------------
     def test(self):

@@ -65,8 +65,11 @@ DEFAULT_SCENARIO = {
         ZONE: {"name": "example.test", "account_id": ACCOUNT, "security_level": "medium", "editable": True},
     },
     # Seconds during which reads still show the old advertisement after a change (to rehearse
-    # and test ``wait``).
+    # and test ``wait``; assumed: REFERENCE §1 says ``advertised`` is the intended state).
     "apply_delay": 0,
+    # Answer a PATCH without ``on_demand`` / ``advertised`` (every member of the answer is optional
+    # in the spec): the client must then read to learn the state.
+    "bare_answers": False,
 }
 
 
@@ -87,6 +90,7 @@ class CloudflareSimulator(Simulator):
         scenario = copy.deepcopy(scenario or DEFAULT_SCENARIO)
         self.tokens = scenario.get("tokens", {})
         self.apply_delay = float(scenario.get("apply_delay", 0))
+        self.bare_answers = bool(scenario.get("bare_answers", False))
         self.accounts = {}
         for account_id, account in scenario.get("accounts", {}).items():
             prefixes = {}
@@ -243,6 +247,8 @@ class CloudflareSimulator(Simulator):
         advertised = request.json["advertised"]
         self._set_advertised(p, advertised)
         # The PATCH answers the intended state, not what reads show yet.
+        if self.bare_answers:
+            return self._ok({})
         return self._ok({"advertised": advertised, "advertised_modified_at": p["advertised_modified_at"]})
 
     @route("GET", "/accounts/{account_id}/addressing/prefixes/{prefix_id}/bgp/prefixes")
@@ -271,6 +277,8 @@ class CloudflareSimulator(Simulator):
         view = self._bgp_view(p, bgp)
         if "advertised" in on_demand:
             view["on_demand"]["advertised"] = bool(on_demand["advertised"])
+        if self.bare_answers:
+            del view["on_demand"]
         return self._ok(view)
 
     # -- zone settings ----------------------------------------------------------------------------

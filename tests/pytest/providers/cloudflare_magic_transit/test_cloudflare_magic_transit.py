@@ -81,15 +81,31 @@ def test_legacy_bgp_status_call(sandbox):
     assert advertised(sandbox)
 
 
-def test_wait_polls_until_the_api_reports_the_change(sandbox):
-    sandbox.simulators["cloudflare"].apply_delay = 0.3
-    result = converge(mt(sandbox), "active", wait=True, wait_timeout=10)
+@pytest.mark.parametrize("api", ["bgp_prefixes", "bgp_status"])
+def test_an_answer_that_reports_the_advertisement_is_not_read_again(sandbox, api):
+    """``advertised`` is the intended state in every answer (REFERENCE §1: no in-progress field,
+    "don't verify by re-reading"): the change's own answer is what ``wait`` waits for, so an
+    activation costs one read and one write against Cloudflare's rate limit, not two reads."""
+    sandbox.simulators["cloudflare"].apply_delay = 60  # reads would still show the old state
+    result = converge(mt(sandbox, advertisement_api=api), "active", wait=True, wait_timeout=0)
+    assert result["changed"] and result["after"]["advertised"] is True and result["active"] is True
+    assert [r["method"] for r in sandbox.requests()] == ["GET", "PATCH"]
+
+
+@pytest.mark.parametrize("api", ["bgp_prefixes", "bgp_status"])
+def test_wait_polls_when_the_answer_does_not_say(sandbox, api):
+    """An answer without the advertisement (the spec makes every member optional): ``wait`` reads
+    until a read reports the asked state."""
+    sim = sandbox.simulators["cloudflare"]
+    sim.bare_answers, sim.apply_delay = True, 0.3
+    result = converge(mt(sandbox, advertisement_api=api), "active", wait=True, wait_timeout=10)
     assert result["after"]["advertised"] is True
-    assert len([r for r in sandbox.requests() if r["method"] == "GET"]) >= 2
+    assert len([r for r in sandbox.requests() if r["method"] == "GET"]) >= 3  # before, then until it shows
 
 
 def test_wait_fails_on_timeout(sandbox):
-    sandbox.simulators["cloudflare"].apply_delay = 60
+    sim = sandbox.simulators["cloudflare"]
+    sim.bare_answers, sim.apply_delay = True, 60
     with pytest.raises(ProviderError, match="did not report it applied within wait_timeout=0"):
         converge(mt(sandbox), "active", wait=True, wait_timeout=0)
 
