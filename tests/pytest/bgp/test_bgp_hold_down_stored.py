@@ -13,7 +13,6 @@ from bgp_lab import bgp_lab, lab  # noqa: F401  # pylint: disable=unused-import
 from conftest import hold_down_for, read_ledger, run_playbook
 
 
-
 def test_a_route_is_held_until_the_promised_time(lab, tmp_path):
     inv, ledger = tmp_path / "inventory.json", tmp_path / "ledger.json"
     inv.write_text(json.dumps({

@@ -16,7 +16,6 @@ from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
 from services import PostgresServer
 
 
-
 @pytest.fixture(scope="module")
 def postgres():
     reason = PostgresServer.missing()

@@ -206,6 +206,5 @@ def test_the_environment_is_worked_out_once_for_a_thousand_clients(monkeypatch):
 
     monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3129")  # an environment no earlier test used
-    for _ in range(1000):
-        HttpClient("linode_firewall", "https://api.linode.test/v4")
-    assert calls == ["https://api.linode.test/v4"]
+    clients = [HttpClient("linode_firewall", "https://api.linode.test/v4") for _client in range(1000)]
+    assert len(clients) == 1000 and calls == ["https://api.linode.test/v4"]
