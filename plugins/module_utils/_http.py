@@ -148,12 +148,11 @@ class HttpClient:
         self.session.headers.update(headers or {})
         # Only the credentials given here: never ~/.netrc's (BearerToken says why).
         self.session.auth = auth if auth is not None else NoCredentials()
-        # The environment's proxies and CA bundle, taken once for this client by requests' own
-        # merge_environment_settings rather than by requests on every call (proxy variables,
-        # no_proxy matching, the bundle path): at 1,000 integrations that per-call reading was a
-        # tenth of the run's CPU, and taking it per client still 0.17 ms each (environment_settings
-        # keeps it per process). The same settings apply. A CA bundle matters to https only; on
-        # http it would still cost a path check per call.
+        # The environment's proxies and CA bundle, as requests' own merge_environment_settings
+        # works them out, taken once per process (environment_settings) rather than by requests on
+        # every call: at 1,000 integrations that per-call reading was a tenth of the run's CPU. The
+        # same settings apply. A CA bundle matters to https only; on http it would still cost a
+        # path check per call.
         environment = environment_settings(self.session, self.base_url)
         self.session.trust_env = False
         self.session.proxies = environment["proxies"]
@@ -292,6 +291,8 @@ def refuse_redirects(session, provider, base_url, secrets=()):
 
 
 _ENVIRONMENT = {}
+# Read by requests besides the *_proxy variables (the last: urllib ignores HTTP_PROXY under CGI).
+_ALSO_READ = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD")
 
 
 def environment_settings(session, url):
@@ -311,7 +312,6 @@ def environment_settings(session, url):
     return {"proxies": dict(settings["proxies"]), "verify": settings["verify"]}
 
 
-_ALSO_READ = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD")  # the last: urllib ignores HTTP_PROXY under CGI
 _ADAPTERS = {}
 _ADAPTERS_LOCK = threading.Lock()
 POOL_SIZE = 64
