@@ -224,6 +224,16 @@ audit:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
+# Every provider, imported here so that Ansible's module packer sees it and ships it with this module to
+# a remote state host: the registry imports a provider by name, the first time an inventory names it,
+# which the packer cannot see (tests/pytest/remote/test_packaging.py).
+from ansible_collections.ddos.scrubbing.plugins.module_utils.providers import (
+    aws_shield, bgp_blackhole, bgp_flowspec, cloudflare_magic_transit, cloudflare_under_attack,
+    digitalocean_firewall, hetzner_firewall, linode_firewall, local_firewall, ovh_mitigation, vultr_firewall)
+
+SHIPPED_PROVIDERS = (aws_shield, bgp_blackhole, bgp_flowspec, cloudflare_magic_transit, cloudflare_under_attack,
+                     digitalocean_firewall, hetzner_firewall, linode_firewall, local_firewall, ovh_mitigation,
+                     vultr_firewall)
 
 
 def main():

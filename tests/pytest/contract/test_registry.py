@@ -21,9 +21,9 @@ import yaml
 from conftest import ROOT
 from contract.cases import CASE_FILE, BgpCase, Case, LocalCase, load_case
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS
+from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDER_NAMES, provider_class
 
-NAMES = sorted(PROVIDERS)
+NAMES = sorted(PROVIDER_NAMES)
 TESTS = os.path.join(ROOT, "tests", "pytest")
 ROOMS = os.path.join(TESTS, "providers")
 REPLAY = os.environ.get("DDOS_REPLAY_DIR", "/work/shared/replay")
@@ -99,7 +99,7 @@ def action_group(name):
 
 def credentials(name):
     """The provider's credential options: the ones it keeps out of logs (no_log)."""
-    return sorted(o for o, spec in PROVIDERS[name].options.items() if spec.get("no_log"))
+    return sorted(o for o, spec in provider_class(name).options.items() if spec.get("no_log"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -154,7 +154,7 @@ def test_the_provider_has_an_awx_credential_type(name):
     for path in glob.glob(os.path.join(ROOT, "extensions", "awx", "credential_types", "*.yml")):
         injected.update(load_yaml(path)["injectors"].get("env", {}))
     for option in credentials(name):
-        fallback = PROVIDERS[name].options[option].get("fallback")
+        fallback = provider_class(name).options[option].get("fallback")
         assert fallback, "%s: credential %s has no environment fallback for an AWX credential to fill" % (name, option)
         assert injected & set(fallback[1]), "%s: no credential type in extensions/awx/credential_types/ injects %s" % (
             name, " or ".join(fallback[1]))

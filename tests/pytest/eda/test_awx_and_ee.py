@@ -10,7 +10,7 @@ import yaml
 
 from conftest import COLLECTIONS, ROOT, VENV_BIN, ansible_env
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS, provider_class
+from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDER_NAMES, provider_class
 
 TYPES = sorted(glob.glob(os.path.join(ROOT, "extensions", "awx", "credential_types", "*.yml")))
 
@@ -18,7 +18,7 @@ TYPES = sorted(glob.glob(os.path.join(ROOT, "extensions", "awx", "credential_typ
 def env_fallbacks():
     """Every environment variable some provider option falls back to."""
     names = set()
-    for name in PROVIDERS:
+    for name in PROVIDER_NAMES:
         for spec in provider_class(name).options.values():
             fallback = spec.get("fallback")
             if fallback:

@@ -97,7 +97,7 @@ def test_the_packed_module_imports_every_provider_without_the_collection(tmp_pat
         "from ansible_collections.ddos.scrubbing.plugins.module_utils import _registry\n"
         "import ansible_collections.ddos.scrubbing.plugins.modules.orchestrate\n"
         "out = {n: (_registry.provider_class(n).__module__, _registry.provider_class(n).__module__ in sys.modules)"
-        " for n in _registry.PROVIDERS}\n"
+        " for n in _registry.PROVIDER_NAMES}\n"
         "out['_from'] = _registry.__file__\n"
         "print(json.dumps(out))\n" % str(tmp_path / "payload.zip"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH")}
@@ -116,3 +116,34 @@ def test_the_packed_module_imports_every_provider_without_the_collection(tmp_pat
                            "print('boto3' in sys.modules, 'ovh' in sys.modules)" % str(tmp_path / "payload.zip")],
                           capture_output=True, text=True, env=env, timeout=60, check=False)
     assert cost.stdout.split() == ["False", "False"], cost.stdout + cost.stderr
+
+
+def test_a_run_imports_only_the_providers_its_inventory_names():
+    """The controller compiles what it imports on every run (Ansible's collection loader keeps no
+    bytecode): loading the registry imports no provider, and asking for one imports that one."""
+    providers_dir = os.path.join(COLLECTIONS, PACKAGE, "providers")
+    on_disk = sorted(n[:-3] for n in os.listdir(providers_dir) if n.endswith(".py") and not n.startswith("_"))
+    probe = (
+        "import json, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from ansible_collections.ddos.scrubbing.plugins.module_utils import _registry\n"
+        "from ansible_collections.ddos.scrubbing.plugins.module_utils.engine import operations\n"
+        "def loaded():\n"
+        "    return sorted(m.rsplit('.', 1)[1] for m in sys.modules if '.module_utils.providers.' in m)\n"
+        "out = {'at_start': loaded()}\n"
+        "cls = _registry.provider_class('cloudflare_magic_transit')\n"
+        "out['after_one'] = loaded()\n"
+        "out['found'] = [cls.name, cls.__module__]\n"
+        "out['each'] = {n: _registry.provider_class(n).name for n in %r}\n"
+        "print(json.dumps(out))\n" % (COLLECTIONS, on_disk))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["at_start"] == [], "importing the engine imported providers no inventory named"
+    assert out["after_one"] == ["_cloudflare", "cloudflare_magic_transit"]
+    assert out["found"] == ["cloudflare_magic_transit",
+                            "ansible_collections.ddos.scrubbing.plugins.module_utils.providers.cloudflare_magic_transit"]
+    # every provider file is reachable by its name, and its class answers to that name
+    assert out["each"] == {name: name for name in on_disk}

@@ -64,9 +64,10 @@ def test_different_objects_stay_apart(provider, credentials, option, first, seco
 
 def test_every_identity_option_has_a_shape_that_knows_its_canonical_form():
     """A guard for the next provider: an identity option without a shape is compared as written."""
-    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDERS
+    from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import PROVIDER_NAMES, provider_class
 
-    missing = ["%s.%s" % (name, option) for name, cls in PROVIDERS.items()
+    classes = [provider_class(name) for name in PROVIDER_NAMES]
+    missing = ["%s.%s" % (cls.name, option) for cls in classes
                for option in getattr(cls, "identity", ()) if option not in getattr(cls, "shapes", {})]
     assert missing == [], "give these identity options a shape in the provider's shapes: %s" % missing
 
