@@ -18,7 +18,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations i
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, role_argument_spec, role_refusal, role_variables)
+    INTEGRATIONS, SERVERS, role_argument_spec, role_options, role_variables)
 
 
 def as_data(value, where="incident"):
@@ -61,11 +61,12 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        if self._task.args.get("role_checks"):
-            refusal = self._role_refusal(task_vars)
+        if self._task.args.get("from_role"):
+            refusal, options = self._role_options(task_vars)
             if refusal:
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
+            self._task.args = dict(options, **self._task.args)  # an argument given in the task wins
         self._integration_configs(task_vars)
         self._server_results = None
         if self._task.args.get("operation") == "record":
@@ -98,10 +99,11 @@ class ActionModule(ActionBase):
         result.update(report)
         return result
 
-    def _role_refusal(self, task_vars):
-        """The role's own variables, checked here (role_checks: true) rather than by tasks of their own."""
+    def _role_options(self, task_vars):
+        """The options the role's variables set (from_role: true), checked here rather than by tasks of
+        their own, and read here rather than templated as task arguments (plugin_utils/_role.py)."""
         values = {name: task_vars[name] for name in role_argument_spec() if name in task_vars}
-        return role_refusal(self._templar.template(values), task_vars.get("groups", {}).get("all", ()))
+        return role_options(self._templar.template(values), task_vars.get("groups", {}).get("all", ()), os.environ)
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         # The integration configs are gathered here from host vars, not given in the task.

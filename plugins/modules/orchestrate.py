@@ -158,13 +158,18 @@ options:
   audit_incident:
     description: For O(operation=audit), only the records of this incident.
     type: str
-  role_checks:
+  from_role:
     description:
-      - Set by the role C(ddos.scrubbing.scrubbing). Before anything else, check the role's own variables as
-        the play sets them (its C(meta/argument_specs.yml)), that C(scrubbing_state_host) is a host of the
-        inventory, and that the playbook-wide numbers are in range; fail naming the variable and nothing is
-        called or recorded.
-      - One task doing these checks and the work costs an integration run less than a task per check.
+      - Set by the role C(ddos.scrubbing.scrubbing), whose task passes no other option. Every option the task
+        does not give is taken from the role's variables as the play sets them (C(scrubbing_operation) gives
+        O(operation), C(scrubbing_selected) O(integrations), C(scrubbing_state_file) O(state_file), and so on;
+        an empty one leaves its option at the default; O(ledger_dsn) falls back to E(SCRUBBING_LEDGER_DSN) on the
+        controller).
+      - Before anything else, those variables are checked against the role's C(meta/argument_specs.yml), that
+        C(scrubbing_state_host) is a host of the inventory, and that the playbook-wide numbers are in range; the
+        task fails naming the variable, and nothing is called or recorded.
+      - One task doing these checks and the work costs a run less than a task per check, and reading the
+        variables here less than templating each as an argument.
     type: bool
     default: false
 """

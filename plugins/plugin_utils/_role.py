@@ -61,25 +61,64 @@ def role_variables():
     return tuple(sorted(names))
 
 
-def role_refusal(values, inventory_hosts):
-    """Why the role cannot run with these variables (one message), or None.
+# The orchestrate option each role variable sets. The role's task passes none of them as an argument
+# (``from_role: true``): the action takes them from the play, checked, because twenty templated task
+# arguments cost every run twenty template compiles, about 30 ms of an 8-integration incident. An
+# empty value leaves the option at its default, as the task's ``default(omit, true)`` did.
+ROLE_OPTIONS = (
+    ("scrubbing_operation", "operation"),
+    ("scrubbing_selected", "integrations"),
+    ("scrubbing_force", "force"),
+    ("scrubbing_state_file", "state_file"),
+    ("scrubbing_ledger_dsn", "ledger_dsn"),
+    ("scrubbing_deadline", "deadline"),
+    ("scrubbing_event_window", "event_window"),
+    ("scrubbing_hold_down", "hold_down"),
+    ("scrubbing_workers", "workers"),
+    ("scrubbing_status_live", "live"),
+    ("scrubbing_status_format", "status_format"),
+    ("scrubbing_status_file", "status_file"),
+    ("scrubbing_safelist", "safelist"),
+    ("scrubbing_notify", "notify"),
+    ("scrubbing_audit_retention", "audit_retention"),
+    ("scrubbing_audit_file", "audit_file"),
+    ("scrubbing_audit_since", "audit_since"),
+    ("scrubbing_audit_integration", "audit_integration"),
+    ("scrubbing_audit_incident", "audit_incident"),
+)
+# Where the ledger's DSN comes from when scrubbing_ledger_dsn is empty (the controller's environment:
+# an AWX credential injects it there).
+LEDGER_DSN_ENV = "SCRUBBING_LEDGER_DSN"
 
-    ``values`` are the role's variables as the play sets them, templated. What Ansible's own
-    role validation would say comes first (its wording), then the state host, then the ranges.
-    Checked by the orchestrate action before anything else, in the one task that does the work:
-    as tasks of their own these checks cost a third of an 8-integration run (issue 18).
+
+def role_options(values, inventory_hosts, environ):
+    """The orchestrate options the role's variables set, or why the role cannot run with them.
+
+    Returns ``(refusal, options)``: a message and None, or None and the options. ``values`` are the
+    role's variables as the play sets them, templated. What Ansible's own role validation would say
+    comes first (its wording), then the state host, then the ranges. Checked by the orchestrate action
+    before anything else, in the one task that does the work: as tasks of their own these checks cost
+    a third of an 8-integration run (issue 18).
     """
     validation = ArgumentSpecValidator(role_argument_spec()).validate(values, validate_role_argument_spec=True)
     if validation.error_messages:
-        return "Validation of the role's variables failed:\n%s" % "\n".join(validation.error_messages)
+        return "Validation of the role's variables failed:\n%s" % "\n".join(validation.error_messages), None
     checked = validation.validated_parameters
     state_host = checked.get("scrubbing_state_host") or "localhost"
     if state_host not in inventory_hosts and state_host not in LOCAL_STATE_HOSTS:
         return ("scrubbing_state_host %s matches no host of the inventory: add it to the inventory or set "
-                "scrubbing_state_host to one of its hosts (default localhost). Nothing was recorded." % state_host)
+                "scrubbing_state_host to one of its hosts (default localhost). Nothing was recorded." % state_host,
+                None)
     for name, least, unit in NUMBERS:
         value = checked.get(name)
         if value is not None and value < least:
             return ("%s must be a whole number of %s, at least %d, got %s: set it in the inventory (all: vars) or "
-                    "with -e %s=N. Nothing was recorded or called." % (name, unit, least, value, name))
-    return None
+                    "with -e %s=N. Nothing was recorded or called." % (name, unit, least, value, name)), None
+    options = {option: checked[var] for var, option in ROLE_OPTIONS if not _empty(checked.get(var))}
+    if "ledger_dsn" not in options and environ.get(LEDGER_DSN_ENV):
+        options["ledger_dsn"] = environ[LEDGER_DSN_ENV]
+    return None, options
+
+
+def _empty(value):
+    return value is None or (isinstance(value, (str, list, dict)) and not value)

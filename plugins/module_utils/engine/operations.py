@@ -69,8 +69,9 @@ ARGUMENT_SPEC = dict(
     audit_since=dict(type="str"),
     audit_integration=dict(type="str"),
     audit_incident=dict(type="str"),
-    # set by the role: the action checks the role's own variables first (plugin_utils/_role.py)
-    role_checks=dict(type="bool", default=False),
+    # set by the role: the action takes the other options from the role's variables, checked first
+    # (plugin_utils/_role.py)
+    from_role=dict(type="bool", default=False),
 )
 
 
