@@ -163,3 +163,23 @@ def test_workers_bound_a_burst_and_a_hung_provider_gives_its_slot_back(tmp_path,
     assert all(WORLD[n]["on"] for n in names[1:]), report
     assert report["failed"] == ["hung"] and report["integrations"]["hung"]["pending"]
     assert peak[0] <= 1, "%d provider reads at once with workers=1" % peak[0]
+
+
+def test_forty_pipelines_run_on_as_many_threads_as_there_are_workers(tmp_path):
+    """A thread costs about 2 ms to start while others hold the GIL: started per pipeline, 200
+    integrations spent 0.43 s starting them one after the other. The workers take the queue."""
+    names = ["s%02d" % i for i in range(40)]
+    integrations = switches(*names)
+    threads = set()
+    mutex = threading.Lock()
+
+    def reading(name):
+        with mutex:
+            threads.add(threading.current_thread())  # the object: an ident is reused once a thread ends
+        time.sleep(0.01)
+    for name in names:
+        WORLD[name]["on_read"] = reading
+    report = Orchestrator(integrations, FileLedger(str(tmp_path / "l.json")), deadline=30,
+                          workers=4).incident(started())
+    assert not report["failed"] and all(WORLD[n]["on"] for n in names), report
+    assert len(threads) <= 4, "40 pipelines ran on %d threads with workers=4" % len(threads)
