@@ -280,8 +280,7 @@ class Sandbox:
         class Handler(_Handler):
             pass
         Handler.sandbox = sandbox
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = Listener((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="ddos-sandbox", daemon=True)
         self.thread.start()
         for sim in self.simulators.values():
@@ -492,8 +491,7 @@ class OtherHost:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Listener((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, name="ddos-sandbox-other-host", daemon=True).start()
         self.url = "http://%s:%d" % self.server.server_address[:2]
         self.netloc = "%s:%d" % self.server.server_address[:2]
@@ -516,6 +514,18 @@ def _loggable(body, content_type):
         return {k: v if len(v) > 1 else v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
     return text
 
+
+
+class Listener(ThreadingHTTPServer):
+    """A loopback HTTP listener that takes a burst of connections, as a provider's API does.
+
+    socketserver listens with a backlog of 5: a run's 64 pipelines connecting at once overflowed it,
+    the kernel dropped the surplus (TcpExtListenOverflows) and TCP retried each a second later, so
+    some benchmark runs took half a second more for no reason of the client's.
+    """
+
+    request_queue_size = socket.SOMAXCONN
+    daemon_threads = True
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox = None
