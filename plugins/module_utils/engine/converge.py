@@ -366,7 +366,7 @@ class Converger:
                 "host": self.who["host"], "pid": self.who["pid"], "operation": self.who["operation"]}
 
     def _bounded(self, names, func, on_timeout):
-        """Run ``func(name)`` for every name in parallel threads, until the deadline."""
+        """Run ``func(name)`` for every name on the pool's workers, until the deadline."""
         self._ends_at = self.monotonic() + self.deadline
         out = {}
 
@@ -376,12 +376,9 @@ class Converger:
                 out[name] = func(name)
             except Exception as exc:  # pylint: disable=broad-except
                 out[name] = on_timeout(name, self._scrub("unexpected error: %r" % exc))
-        started = self.pool.start([(n, lambda n=n: one(n)) for n in names], self._ends_at)
+        ended = self.pool.run([(n, lambda n=n: one(n)) for n in names], self._ends_at)
         for name in names:
-            thread = started.get(name)
-            if thread is not None:
-                thread.join(max(0.0, self._ends_at - self.monotonic()))
-            if thread is None or thread.is_alive():
+            if ended[name] != "finished":
                 out[name] = on_timeout(name, "no answer within scrubbing_deadline=%ss" % self.deadline)
         return {n: out[n] for n in names}
 
