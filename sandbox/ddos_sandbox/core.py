@@ -515,7 +515,6 @@ def _loggable(body, content_type):
     return text
 
 
-
 class Listener(ThreadingHTTPServer):
     """A loopback HTTP listener that takes a burst of connections, as a provider's API does.
 
@@ -526,6 +525,7 @@ class Listener(ThreadingHTTPServer):
 
     request_queue_size = socket.SOMAXCONN
     daemon_threads = True
+
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox = None
