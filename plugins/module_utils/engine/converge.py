@@ -112,6 +112,7 @@ class Pool:
                         changed.acquire()
                     continue
                 if now >= ends_at or len(finished) == len(state):
+                    queue.clear()  # what has not started by now never starts: the run reports it waiting
                     return dict(state)
                 next_slow = min([since[w] + self.slow_after for w in slots if w in since], default=ends_at)
                 changed.wait(max(0.0, min(ends_at, next_slow) - now))

@@ -183,3 +183,16 @@ def test_forty_pipelines_run_on_as_many_threads_as_there_are_workers(tmp_path):
                           workers=4).incident(started())
     assert not report["failed"] and all(WORLD[n]["on"] for n in names), report
     assert len(threads) <= 4, "40 pipelines ran on %d threads with workers=4" % len(threads)
+
+
+def test_a_pipeline_still_queued_at_the_deadline_never_starts_afterwards():
+    """The run reports it 'waiting for a worker': no worker may take it once the run has returned."""
+    from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.converge import Pool
+
+    ran = []
+    pool = Pool(1, slow_after=30)
+    ended = pool.run([("slow", lambda: time.sleep(0.6)), ("queued", lambda: ran.append("queued"))],
+                     time.monotonic() + 0.2)
+    assert ended == {"slow": "running", "queued": "waiting"}
+    time.sleep(1.0)  # the slow one has ended: its worker would have taken the queue by now
+    assert ran == [], "a pipeline reported as never started ran after the deadline"
