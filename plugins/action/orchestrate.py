@@ -7,27 +7,29 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.basic import env_fallback
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import (
     ADDRESSES, INTEGRATION_VARS, POLICY_VARS, SERVER_VARS, UNKNOWN_VARS, unknown_host_vars)
-from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import (
+    ARGUMENT_SPEC, inventory_refusal, run_operation)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
     INTEGRATIONS, SERVERS, role_argument_spec, role_options, role_variables)
 
 
-def as_data(value, where="incident"):
+def as_data(value, where="incident", strict=True):
     """A plain copy of ``value`` that Ansible will never template.
 
     Extra vars (``-e``, an AWX launch, ansible-rulebook's ``extra_vars``) reach ansible-core 2.19
     tagged as trusted templates, so ``{{ ... }}`` inside an event field would be rendered, lookups
     included, the moment anything templates it. ``str()`` of a tagged string is a plain ``str``,
     which Ansible treats as data; rebuilding the containers drops the tags on them too.
+    Not ``strict``: a value of another type is kept as it is, for the validation to name.
     """
     if value is None or isinstance(value, bool):
         return value
@@ -40,10 +42,43 @@ def as_data(value, where="incident"):
     if isinstance(value, (datetime.datetime, datetime.date)):  # an unquoted YAML timestamp in -e @file
         return value.isoformat()
     if isinstance(value, dict):
-        return {as_data(k, where): as_data(v, "%s.%s" % (where, k)) for k, v in value.items()}
+        return {as_data(k, where, strict): as_data(v, "%s.%s" % (where, k), strict) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [as_data(v, where) for v in value]
+        return [as_data(v, where, strict) for v in value]
+    if not strict:
+        return value
     raise AnsibleActionFail("%s: %s is not JSON data (a string, number, list or dict)" % (where, type(value).__name__))
+
+
+class Unrenderable(Exception):
+    """A host variable whose templates cannot be rendered (an undefined variable, a failed lookup)."""
+
+
+class HostValues:
+    """One inventory host's variables as the run reads them: rendered once, as plain data.
+
+    Plain because the validation deep-copies every value, and Ansible's tagged strings copy about
+    four times slower (a third of a second at 1,000 integrations); nothing templates them again,
+    as nothing does on a remote state host, where they arrive as JSON.
+    """
+
+    def __init__(self, what, host):
+        self.what, self.host = what, host
+
+    def __contains__(self, var):
+        return var in self.host
+
+    def names(self):
+        return list(self.host)
+
+    def get(self, var, default=None):
+        if var not in self.host:
+            return default
+        try:
+            return as_data(self.host[var], "%s: %s" % (self.what, var), strict=False)
+        except AnsibleError as exc:
+            raise Unrenderable("%s: %s cannot be rendered: %s. Define what it uses (host or group vars, a vault "
+                               "file, -e) or write the value itself" % (self.what, var, exc.message)) from None
 
 
 class ActionModule(ActionBase):
@@ -67,7 +102,11 @@ class ActionModule(ActionBase):
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
             self._task.args = dict(options, **self._task.args)  # an argument given in the task wins
-        self._integration_configs(task_vars)
+        try:
+            self._integration_configs(task_vars)
+        except Unrenderable as exc:
+            result.update(inventory_refusal(list(exc.args)))
+            return result
         self._server_results = None
         if self._task.args.get("operation") == "record":
             # What each protected server's own task reported (registered on that server's host).
@@ -140,17 +179,21 @@ class ActionModule(ActionBase):
         return as_data(task_vars["incident"])
 
     def _integration_configs(self, task_vars):
-        hostvars = task_vars["hostvars"]
-        configs = {}
-        for name in task_vars.get("groups", {}).get(INTEGRATIONS, []):
-            host = hostvars[name]
-            config = with_controller_credentials({var: host[var] for var in INTEGRATION_VARS if var in host})
-            unknown = unknown_host_vars(list(host), role_variables())  # refused by the validation, either path
-            if unknown:
-                config[UNKNOWN_VARS] = unknown
-            configs[name] = config
-        for name in task_vars.get("groups", {}).get(SERVERS, []):
-            configs[name] = server_config(name, hostvars[name], name in configs)
+        hostvars, groups = task_vars["hostvars"], task_vars.get("groups", {})
+        configs, unrenderable = {}, []
+        for name in groups.get(INTEGRATIONS, []):
+            try:
+                configs[name] = integration_config(HostValues("integration %s" % name, hostvars[name]))
+            except Unrenderable as exc:
+                unrenderable.append(str(exc))
+        for name in groups.get(SERVERS, []):
+            try:
+                configs[name] = server_config(name, HostValues("protected server %s" % name, hostvars[name]),
+                                              name in configs)
+            except Unrenderable as exc:
+                unrenderable.append(str(exc))
+        if unrenderable:
+            raise Unrenderable(*unrenderable)
         self._configs = configs
         return configs
 
@@ -173,6 +216,16 @@ class ActionModule(ActionBase):
                 "module and the credentials in its arguments would be written to a file on that host. Unset "
                 "ANSIBLE_KEEP_REMOTE_FILES, use a become method that pipelines (sudo without requiretty), or a "
                 "connection plugin that supports pipelining (ssh)" % connection.transport)
+
+
+def integration_config(host):
+    """An integration host's config: its integration variables, the credentials it leaves to the
+    controller's environment, and the scrubbing_* names it has that nobody reads (refused later)."""
+    config = with_controller_credentials({var: host.get(var) for var in INTEGRATION_VARS if var in host})
+    unknown = unknown_host_vars(host.names(), role_variables())  # refused by the validation, either path
+    if unknown:
+        config[UNKNOWN_VARS] = unknown
+    return config
 
 
 def with_controller_credentials(config):
@@ -211,12 +264,12 @@ def server_config(name, host, also_integration=False):
               "scrubbing_options": host.get("scrubbing_local_firewall") or {}}
     for var in ("scrubbing_workspace", "scrubbing_auto") + POLICY_VARS:
         if var in host:
-            config[var] = host[var]
+            config[var] = host.get(var)
     addresses = host.get("scrubbing_addresses")
     if addresses is None:
         addresses = host.get("ansible_host", name)
     config[ADDRESSES] = addresses
-    unknown = unknown_host_vars([v for v in host if v not in SERVER_VARS and v not in INTEGRATION_VARS],
+    unknown = unknown_host_vars([v for v in host.names() if v not in SERVER_VARS and v not in INTEGRATION_VARS],
                                 role_variables() + SERVER_VARS)
     if also_integration:
         raise AnsibleActionFail("%s is in both groups scrubbing_integrations and scrubbing_servers: an integration "

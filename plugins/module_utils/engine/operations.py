@@ -75,12 +75,17 @@ ARGUMENT_SPEC = dict(
 )
 
 
+def inventory_refusal(errors):
+    """The result of a run refused for the inventory's mistakes, before anything was called."""
+    return {"failed": True, "changed": False, "errors": errors,
+            "msg": "the inventory is not valid; nothing was called:\n- " + "\n- ".join(errors)}
+
+
 def run_operation(params, check_mode=False):
     """Run one playbook operation; return an Ansible result dict (never raises ProviderError)."""
     integrations, errors = load_integrations(params["integration_configs"])
     if errors:
-        return {"failed": True, "changed": False, "errors": errors,
-                "msg": "the inventory is not valid; nothing was called:\n- " + "\n- ".join(errors)}
+        return inventory_refusal(errors)
     operation = params["operation"]
     safelist, bad = _parse_targets(params.get("safelist") or [])
     notify_errors = _notify.validate(params.get("notify") or [])

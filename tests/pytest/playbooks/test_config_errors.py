@@ -172,6 +172,14 @@ MISTAKES = {
     "targets-typo": (
         {"robot": dict(robot("default", server_number=321), scrubbing_target=["192.0.2.10"])},
         ["integration robot: unknown host variable scrubbing_target (did you mean scrubbing_targets?)"]),
+    # A template in a host variable that cannot be rendered names its host and variable, every one
+    # of them, in the same refusal (not a bare "'x' is undefined" from the first one met).
+    "templates-undefined": (
+        {"robot": robot("default", server_number=321, robot_password="{{ robot_password_from_vault }}"),
+         "do-web": dict(do(DO_FIREWALL, "default"), scrubbing_workspace="{{ tenant_name }}")},
+        ["integration robot: scrubbing_options cannot be rendered: 'robot_password_from_vault' is undefined. Define "
+         "what it uses (host or group vars, a vault file, -e) or write the value itself",
+         "integration do-web: scrubbing_workspace cannot be rendered: 'tenant_name' is undefined"]),
 }
 
 
