@@ -7,7 +7,10 @@ Everything on 127.0.0.1, same run:
   W workspaces (default 4), each an attack_start of a new incident; per-POST acknowledgement time
   (median, 95th percentile, max) and the time from the first POST until the ledger holds them all.
 The workspaces have no integration, so what is measured is the event path (source, queue,
-rulebook, playbook, ledger), not a provider.
+rulebook, playbook, ledger), not a provider. It also prints how many playbook runs the storm
+took, the CPU of the rulebook and its runs per run, and how many of the machine's cores they kept
+busy: the runs of different workspaces go in parallel, so with more workspaces than cores the
+storm's end waits on the CPU (docs/detectors.md, sizing).
 
     .venv/bin/python bench/bench_storm.py [--events 200] [--seconds 10] [--workspaces 4]
 
@@ -70,6 +73,18 @@ def recorded(ledger):
     return sum(len(ws.get("incidents", {})) for ws in doc.get("workspaces", {}).values())
 
 
+def tree_cpu(pid):
+    """CPU seconds of process ``pid`` and of the children it has waited for (its playbook runs)."""
+    with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def runs_ended(log_path):
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        return handle.read().count("PLAY RECAP")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200)
@@ -121,7 +136,10 @@ def main():
         base = time.perf_counter() - start
 
         pace = args.seconds / args.events
+        while runs_ended(log.name) < 1:  # the baseline's run over, so that what follows is the storm's
+            time.sleep(0.02)
         with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            cpu_before = tree_cpu(rulebook.pid)
             start = time.perf_counter()
             futures = []
             for i in range(args.events):
@@ -135,6 +153,17 @@ def main():
             time.sleep(0.1)
         done = time.perf_counter() - start
         count = recorded(ledger) - 1
+        # Why the end of a storm waits: each batch is a playbook run, and the runs of different
+        # workspaces share the cores. Wait for the runs still going (recorded is not ended), then
+        # read the CPU they took.
+        runs, settled = runs_ended(log.name), time.perf_counter()
+        while time.perf_counter() - settled < 1.0 and time.perf_counter() - start < args.timeout:
+            time.sleep(0.1)
+            if runs_ended(log.name) != runs:
+                runs, settled = runs_ended(log.name), time.perf_counter()
+        busy = time.perf_counter() - start - (time.perf_counter() - settled)
+        cpu = tree_cpu(rulebook.pid) - cpu_before
+        runs -= 1  # the baseline's
 
         print("ddos.scrubbing storm benchmark (ansible-rulebook -> playbook -> ledger, 127.0.0.1, same run)")
         print("%-62s %8.3f s" % ("baseline: 1 event, POST -> recorded", base))
@@ -146,6 +175,10 @@ def main():
         print("%-62s %8.3f s" % ("storm: first POST -> all %d recorded (%d workspaces)" % (count, args.workspaces),
                                  done))
         print("%-62s %8.3f s" % ("storm: per event, recorded (all / count)", done / max(count, 1)))
+        print("%-62s %8d" % ("storm: playbook runs (each one workspace's batch)", runs))
+        print("%-62s %8.3f s" % ("storm: CPU of the rulebook and its runs, per run", cpu / max(runs, 1)))
+        print("%-62s %8.2f of %d" % ("storm: cores busy, first POST -> last run ended (%.1f s)" % busy,
+                                     cpu / busy, os.cpu_count()))
         if count >= args.events:
             goals.at_most(GOAL_RECORDED, done - sent, 2.0)
         goals.finish()
