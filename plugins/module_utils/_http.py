@@ -22,6 +22,8 @@ What it guarantees, so provider files do not have to:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import threading
@@ -30,26 +32,29 @@ from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
 
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
-    Retry = object
 
-_AuthBase = requests.auth.AuthBase if HAS_REQUESTS else object
+def _requests(provider="ddos.scrubbing"):
+    """requests, imported when the first client is built, not with this file.
+
+    Its import (urllib3, charset_normalizer, idna) costs about 70 ms of CPU, on the controller on
+    every run: a run that sends no HTTP request (an event for a workspace without integrations,
+    the controller's side of a remote state host, a status read from the ledger) does not pay it.
+    Raises ProviderError naming the library when it is missing.
+    """
+    try:
+        return importlib.import_module("requests")
+    except ImportError as exc:
+        raise ProviderError(provider, "the Python library 'requests' is required; install it on the host "
+                            "that runs the module (pip install requests): %s" % exc)
 
 
-class BearerToken(_AuthBase):
+class BearerToken:
     """``Authorization: Bearer <token>``, as requests' auth rather than a plain header.
 
     requests looks every request that has no auth of its own up in ~/.netrc (or $NETRC): a file
     read per call and, when the file names the provider's host, Basic credentials that replace
-    the header, so the provider refuses the token the inventory gave.
+    the header, so the provider refuses the token the inventory gave. (Any callable is an auth to
+    requests; its AuthBase adds nothing.)
     """
 
     def __init__(self, token):
@@ -60,7 +65,7 @@ class BearerToken(_AuthBase):
         return request
 
 
-class NoCredentials(_AuthBase):
+class NoCredentials:
     """No credentials at all (a notification webhook's URL is its own key): not ~/.netrc's either."""
 
     def __call__(self, request):
@@ -104,18 +109,23 @@ def check_wait(seconds):
         raise RetryAfterBeyondDeadline(seconds, left)
 
 
-class CappedRetry(Retry):
-    """urllib3 Retry whose Retry-After wait is capped, so a provider cannot park us, and
-    never longer than the run has left."""
+@functools.lru_cache(maxsize=None)
+def capped_retry():
+    """urllib3's Retry whose Retry-After wait is capped, so a provider cannot park us, and never
+    longer than the run has left (a class made on first use: urllib3 comes with requests)."""
+    retry = importlib.import_module("urllib3.util.retry").Retry
 
-    max_retry_after = MAX_RETRY_AFTER
+    class CappedRetry(retry):
+        max_retry_after = MAX_RETRY_AFTER
 
-    def get_retry_after(self, response):
-        value = super().get_retry_after(response)
-        if value is None:
-            return None
-        check_wait(value)
-        return min(value, self.max_retry_after)
+        def get_retry_after(self, response):
+            value = super().get_retry_after(response)
+            if value is None:
+                return None
+            check_wait(value)
+            return min(value, self.max_retry_after)
+
+    return CappedRetry
 
 
 class HttpClient:
@@ -129,9 +139,6 @@ class HttpClient:
     def __init__(self, provider, base_url, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
                  headers=None, auth=None, secrets=(), error_parser=None, hint=None,
                  rate_limit_wait=None, backoff_factor=0.5, sleep=time.sleep):
-        if not HAS_REQUESTS:
-            raise ProviderError(provider, "the Python library 'requests' is required; install it "
-                                "on the controller (pip install requests)")
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -142,7 +149,7 @@ class HttpClient:
         self.rate_limit_wait = rate_limit_wait
         self.sleep = sleep
         self.calls = []  # (method, path, status) of every request sent, for results and tests
-        self.session = requests.Session()
+        self.session = _requests(provider).Session()
         self.session.headers.update({"Accept": "application/json",
                                      "User-Agent": "ansible-ddos.scrubbing"})
         self.session.headers.update(headers or {})
@@ -172,6 +179,7 @@ class HttpClient:
         """
         url = self.base_url + path
         attempts_left = self.retries
+        failures = _requests(self.provider).exceptions
         while True:
             left = remaining()
             timeout = self.timeout if left is None else max(1.0, min(self.timeout, left))
@@ -184,13 +192,13 @@ class HttpClient:
                     "scrubbing_deadline; not waiting. Retry after %s (reconcile does)" % (
                         exc.seconds, max(0, exc.left), time.strftime(
                             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + exc.seconds)))))
-            except requests.exceptions.RetryError as exc:
+            except failures.RetryError as exc:
                 raise self._error(method, path, None, None,
                                   "gave up after %d attempts (%s)" % (self.retries + 1, _reason(exc)))
-            except requests.exceptions.Timeout:
+            except failures.Timeout:
                 raise self._error(method, path, None, None,
                                   "no answer within %ss from %s" % (timeout, self.base_url))
-            except requests.exceptions.ConnectionError as exc:
+            except failures.ConnectionError as exc:
                 reason = _reason(exc)
                 if "Timeout" in reason.split(":")[0]:  # urllib3 read timeouts arrive wrapped like this
                     raise self._error(method, path, None, None,
@@ -328,12 +336,13 @@ def shared_adapter(retries, backoff_factor):
     with _ADAPTERS_LOCK:
         adapter = _ADAPTERS.get(key)
         if adapter is None:
-            retry = CappedRetry(
+            retry = capped_retry()(
                 total=retries, connect=retries, read=retries, status=retries, other=0,
                 status_forcelist=RETRY_STATUSES, allowed_methods=None,
                 respect_retry_after_header=True, backoff_factor=backoff_factor,
                 raise_on_status=False, raise_on_redirect=False)
-            adapter = HTTPAdapter(max_retries=retry, pool_connections=16, pool_maxsize=POOL_SIZE)
+            adapters = importlib.import_module("requests.adapters")
+            adapter = adapters.HTTPAdapter(max_retries=retry, pool_connections=16, pool_maxsize=POOL_SIZE)
             _ADAPTERS[key] = adapter
         return adapter
 
