@@ -159,9 +159,10 @@ def main():
         runs, settled = runs_ended(log.name), time.perf_counter()
         while time.perf_counter() - settled < 1.0 and time.perf_counter() - start < args.timeout:
             time.sleep(0.1)
-            if runs_ended(log.name) != runs:
-                runs, settled = runs_ended(log.name), time.perf_counter()
-        busy = time.perf_counter() - start - (time.perf_counter() - settled)
+            now_ended = runs_ended(log.name)
+            if now_ended != runs:
+                runs, settled = now_ended, time.perf_counter()
+        busy = settled - start  # first POST -> the last run's recap
         cpu = tree_cpu(rulebook.pid) - cpu_before
         runs -= 1  # the baseline's
 

@@ -5,7 +5,8 @@
 # lint, ansible-builder create (execution and decision environments), ansible-test sanity on
 # ansible-core 2.19 (Python 3.11) and 2.20 (Python 3.12) - and the role's molecule scenario.
 # The reviewers' tools and the molecule scenario run at the same time (each waits on its own
-# processes); every step's time is printed. Exit status is non-zero if any part fails. Options go to pytest.
+# processes); every step's time is printed. Exit status is non-zero if any part fails. Options go
+# to pytest.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here" || exit 1
@@ -47,14 +48,15 @@ took pytest $((SECONDS - start))
 work="$(mktemp -d /tmp/ddos-review.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 tree="$(bash scripts/collection-tree.sh "$work/tree")" || exit 1
+reviewers=()
 review() {   # NAME COMMAND...: run in the background, output to $work/NAME.log, status and time to NAME.done
   local name="$1"
   shift
+  reviewers+=("$name")
   ( s=$SECONDS; "$@" > "$work/$name.log" 2>&1; echo "$? $((SECONDS - s))" > "$work/$name.done" ) &
 }
 in_tree() { ( cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$work/tree" "$@" ); }
 in_role() { ( cd roles/scrubbing && ANSIBLE_COLLECTIONS_PATH="$collections" "$@" ); }
-reviewers=(galaxy-importer antsibull-docs ansible-lint antsibull-changelog ansible-builder sanity-2.19 sanity-2.20)
 start=$SECONDS
 review galaxy-importer bash scripts/galaxy-importer.sh "$tarball"
 review antsibull-docs in_tree "$venv/antsibull-docs" lint-collection-docs --plugin-docs .
@@ -66,7 +68,6 @@ review sanity-2.20 bash scripts/sanity.sh --core 2.20
 # The role's molecule scenario too: in the group it costs about 10 s less than after it.
 if [ -d roles/scrubbing/molecule ]; then
   review molecule in_role "$venv/molecule" test
-  reviewers+=(molecule)
 fi
 wait
 for name in "${reviewers[@]}"; do

@@ -149,7 +149,8 @@ class HttpClient:
         self.rate_limit_wait = rate_limit_wait
         self.sleep = sleep
         self.calls = []  # (method, path, status) of every request sent, for results and tests
-        self.session = _requests(provider).Session()
+        self._requests = _requests(provider)
+        self.session = self._requests.Session()
         self.session.headers.update({"Accept": "application/json",
                                      "User-Agent": "ansible-ddos.scrubbing"})
         self.session.headers.update(headers or {})
@@ -179,7 +180,7 @@ class HttpClient:
         """
         url = self.base_url + path
         attempts_left = self.retries
-        failures = _requests(self.provider).exceptions
+        failures = self._requests.exceptions
         while True:
             left = remaining()
             timeout = self.timeout if left is None else max(1.0, min(self.timeout, left))
