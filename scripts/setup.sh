@@ -29,10 +29,11 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 
-reqs="requirements.txt"
+# runtime: what the demo needs (the collection's packages and ansible-core); test: the suite's too
+reqs="requirements-demo.txt"
 [ "$profile" = "test" ] && reqs="requirements-test.txt"
 [ "$profile" = "test" ] && [ -f "$venv/.installed-runtime" ] && rm -f "$venv/.installed-runtime"
-sum="$(cat requirements.txt requirements-test.txt meta/ee-requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)"
+sum="$(cat requirements.txt requirements-demo.txt requirements-test.txt meta/ee-requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "==> installing $reqs and the sandbox into $venv"
   "$venv/bin/python" -m pip install --quiet -r "$reqs" -e ./sandbox
