@@ -9,10 +9,11 @@ Everything on 127.0.0.1, same run:
 The workspaces have no integration, so what is measured is the event path (source, queue,
 rulebook, playbook, ledger), not a provider. It also prints how many playbook runs the storm
 took, the CPU of the rulebook and its runs per run, and how many of the machine's cores they kept
-busy: the runs of different workspaces go in parallel, so with more workspaces than cores the
-storm's end waits on the CPU (docs/detectors.md, sizing).
+busy. With the rulebook's feed (the default) the run of a workspace takes in its next events as
+it goes; ``--no-feed`` makes each batch a run of its own, whose runs of different workspaces
+then queue on the CPU when there are more workspaces than cores (docs/detectors.md, "Answers").
 
-    .venv/bin/python bench/bench_storm.py [--events 200] [--seconds 10] [--workspaces 4]
+    .venv/bin/python bench/bench_storm.py [--events 200] [--seconds 10] [--workspaces 4] [--no-feed]
 
 Goal (issue 18), printed as ``GOAL ...: PASS|MISS`` (bench/_goals.py): all events recorded within
 2 s of the last POST's answer. Timed check (bench, not a test): no POST waits as long as one event takes to be recorded (the
@@ -92,6 +93,8 @@ def main():
     parser.add_argument("--workspaces", type=int, default=4)
     parser.add_argument("--batch-window", type=float, default=2.0,
                         help="the rulebook's batch_window (seconds; the shipped default is 2.0)")
+    parser.add_argument("--no-feed", action="store_true",
+                        help="the rulebook's feed off: each batch is a run of its own (the figures before the feed)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up waiting for the ledger after this")
     args = parser.parse_args()
     goals = Goals("storm", [GOAL_RECORDED])
@@ -116,7 +119,8 @@ def main():
     webhook, internal = free_port(), free_port()
     with open(os.path.join(work, "vars.json"), "w") as handle:
         json.dump({"flowtriq_secret": SECRET, "internal_token": "sandbox-internal-token",
-                   "webhook_port": webhook, "internal_port": internal, "batch_window": args.batch_window}, handle)
+                   "webhook_port": webhook, "internal_port": internal, "batch_window": args.batch_window,
+                   "feed": not args.no_feed}, handle)
     rb_env = dict(env, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                   ANSIBLE_LOCALHOST_WARNING="false")
     log = open(os.path.join(work, "rulebook.log"), "w")
@@ -176,7 +180,7 @@ def main():
         print("%-62s %8.3f s" % ("storm: first POST -> all %d recorded (%d workspaces)" % (count, args.workspaces),
                                  done))
         print("%-62s %8.3f s" % ("storm: per event, recorded (all / count)", done / max(count, 1)))
-        print("%-62s %8d" % ("storm: playbook runs (each one workspace's batch)", runs))
+        print("%-62s %8d" % ("storm: playbook runs (the feed %s)" % ("off" if args.no_feed else "on"), runs))
         print("%-62s %8.3f s" % ("storm: CPU of the rulebook and its runs, per run", cpu / max(runs, 1)))
         print("%-62s %8.2f of %d" % ("storm: cores busy, first POST -> last run ended (%.1f s)" % busy,
                                      cpu / busy, os.cpu_count()))

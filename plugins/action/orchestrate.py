@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.basic import env_fallback
@@ -18,6 +19,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations i
     ARGUMENT_SPEC, inventory_refusal, run_operation)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
+from ansible_collections.ddos.scrubbing.plugins.plugin_utils._feed import claim_feed
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
     INTEGRATIONS, SERVERS, role_argument_spec, role_options, role_variables)
 
@@ -120,23 +122,44 @@ class ActionModule(ActionBase):
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
         # The rulebook hands over several incidents of one workspace at once (``incidents``):
-        # one operation each, in the order given, so a storm costs one playbook run, not one each.
-        reports = []
-        for incident in self._incident_events(task_vars):
-            self._incident = incident
-            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-            del validation
-            params = dict(params)
-            if self._connection.transport == "local":
-                reports.append(run_operation(params, check_mode=bool(self._task.check_mode)))
-            else:
-                reports.append(self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
-                                                    task_vars=task_vars))
+        # one operation each, in the order given, so a storm costs one playbook run, not one each;
+        # then the run takes in the workspace's next events from the rulebook while they come.
+        feed = self._claim_feed(task_vars)
+        recorded = False
+        try:
+            reports = [self._run_one(incident, task_vars) for incident in self._incident_events(task_vars)]
+            recorded = True
+            if feed is not None:
+                for batch in feed.batches():
+                    recorded = False
+                    reports.extend(self._run_one(as_data(incident, "incident_feed"), task_vars) for incident in batch)
+                    recorded = True
+        finally:
+            if feed is not None:
+                feed.close(recorded)
         report = reports[0] if len(reports) == 1 else merge_reports(reports)
         for warning in report.pop("warnings_list", []):
             self._display.warning(warning)
         result.update(report)
         return result
+
+    def _run_one(self, incident, task_vars):
+        self._incident = incident
+        validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        del validation
+        params = dict(params)
+        if self._connection.transport == "local":
+            return run_operation(params, check_mode=bool(self._task.check_mode))
+        return self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
+                                    task_vars=task_vars)
+
+    def _claim_feed(self, task_vars):
+        """The rulebook source's feed of the workspace's next events (plugin_utils/_feed.py), claimed
+        before this run's own batch is recorded, so that they wait for it; none in check mode, where
+        nothing is recorded."""
+        if self._task.args.get("operation") != "incident" or self._task.check_mode:
+            return None
+        return claim_feed(task_vars.get("incident_feed"), time.monotonic())
 
     def _role_options(self, task_vars):
         """The options the role's variables set (from_role: true), checked here rather than by tasks of

@@ -46,11 +46,16 @@ FastNetMon adapter logs the same id; the ledger keeps it), each batch handed to 
 how long its first event waited. At start, one ``noted`` event ("ready: ...") goes through the
 rules, so that the first attack's event meets a rules engine that has matched before.
 
+The feed: each batch handed to the rules carries a lease (``feed``: the socket and the lease),
+which the run it starts claims over a local Unix socket; from then on the workspace's events wait
+for that run, which takes them in as it goes (``serve_run``; the run's side and the protocol:
+plugins/plugin_utils/_feed.py). A storm is then about one run per workspace.
+
 Arguments: host (127.0.0.1), flowtriq_port, flowtriq_secret, internal_port, internal_token,
 event_window (300), batch_window (2.0 seconds: while a workspace's run is probably still going, its
-next events gather for that long and go to one run together, in order), max_body (65536 bytes),
-max_depth (32), header_timeout (5 seconds), max_connections (per listener; default a quarter of
-the process's open-file limit, at most 1024).
+next events gather for that long and go to one run together, in order), feed (true), max_body
+(65536 bytes), max_depth (32), header_timeout (5 seconds), max_connections (per listener; default
+a quarter of the process's open-file limit, at most 1024), tick (30 seconds).
 """
 
 from __future__ import annotations
@@ -133,6 +138,14 @@ options:
         at most 1024.
     type: int
     default: 0
+  feed:
+    description:
+      - Let the playbook run of a workspace take in that workspace's next events while it goes, through a
+        local socket (0600, in a private directory; each batch carries its own lease), instead of a new run per
+        batch. A run ends after 1 second without a new event; events it took but did not record go to the next
+        run. V(false) when the runs cannot reach this process (an EDA controller launching AWX jobs).
+    type: bool
+    default: true
   tick:
     description:
       - "Seconds between two tick events (verdict C(tick)), on which the rulebook runs C(reconcile): escalation
@@ -163,7 +176,10 @@ import math
 import os
 import re
 import resource
+import secrets
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -201,6 +217,9 @@ MAX_DEPTH = 32  # nesting of a body; details deeper than this are no detector's
 HEADER_TIMEOUT = 5.0  # seconds a connection may take to send a request's headers, and then its body
 ACCEPT_BATCH = 128  # listen backlog, and the most connections accepted before the cap applies
 MAX_INT = 2 ** 63  # integers beyond a signed 64-bit one are refused (the rules engine is Java)
+# Seconds a run that has taken events from the feed waits for its workspace's next one before it
+# ends: a storm's events come closer together than that; a lone event's run does not wait at all.
+FEED_LINGER = 1.0
 
 
 class Refused(Exception):
@@ -224,7 +243,15 @@ class Intake:
         self.seen = {}  # signature or delivery id -> when it expires
         self.counts = collections.Counter()
         self.wakeup = asyncio.Event()
+        self.arrival = asyncio.Event()  # set, and replaced, on each queued event (a run waiting on the feed)
         self.loop = None  # the rulebook's event loop, where the queue and feed() live
+        # The feed (serve_run): a batch handed to the rules carries a lease; the run it starts may
+        # claim it and take in its workspace's next events. Only the newest batch's lease can be
+        # claimed, so a run never takes events that a batch queued behind it would have recorded
+        # first.
+        self.feed_socket = None  # path of the Unix socket, None when the feed is off
+        self.leases = {}  # key -> the lease of its newest batch, until that batch's run ends
+        self.live = {}  # key -> the lease of the run taking its events now: they wait for it
 
     # -- what an event means -------------------------------------------------------------------
     def flowtriq(self, workspace, body, signature, arrival):
@@ -326,6 +353,8 @@ class Intake:
         self.pending.setdefault(key, collections.deque()).append(item)
         self.last_arrival[key] = self.clock()
         self.wakeup.set()
+        self.arrival.set()
+        self.arrival = asyncio.Event()
 
     def due(self, key, now):
         """Seconds until ``key``'s next batch may go (0: now).
@@ -345,12 +374,112 @@ class Intake:
 
     def take_batch(self, key, now):
         """The next batch of ``key``'s queued incidents (at most MAX_BATCH), noting when it went."""
-        items = self.pending[key]
-        batch = [items.popleft() for _item in range(min(len(items), MAX_BATCH))]
         self.went_early[key] = now < self.last_batch.get(key, float("-inf")) + self.batch_window
         self.last_batch[key] = now
+        return self._take(key)
+
+    def _take(self, key):
+        items = self.pending.get(key) or ()
+        batch = [items.popleft() for _item in range(min(len(items), MAX_BATCH))]
+        if key in self.pending and not self.pending[key]:
+            del self.pending[key]
         # The door let only plain JSON through; checked again so that no item can sink its batch.
         return [item for item in batch if _engine_safe(item)]
+
+    # -- the feed: a run takes in its workspace's next events ----------------------------------
+    def lease(self, key):
+        """A new lease for ``key``'s batch (None when the feed is off); an older one can no longer be claimed."""
+        if self.feed_socket is None:
+            return None
+        self.leases[key] = secrets.token_urlsafe(18)
+        return {"socket": self.feed_socket, "lease": self.leases[key]}
+
+    def claim(self, lease):
+        """The key whose newest batch ``lease`` is, now fed to the run that holds it; or (None, reason)."""
+        key = next((k for k, held in self.leases.items() if hmac.compare_digest(held, str(lease))), None)
+        if key is None:
+            return None, "no such lease: a later batch of the workspace is queued behind this run, or it ended"
+        if key in self.live:
+            return None, "this lease is already claimed"
+        self.live[key] = lease
+        return key, None
+
+    def release(self, key, unrecorded):
+        """The run fed ``key``'s events ended: what it took and did not say it recorded goes first in
+        the next batch, which may go at once (no run of the workspace is going)."""
+        self.live.pop(key, None)
+        self.leases.pop(key, None)
+        if unrecorded:
+            self.pending.setdefault(key, collections.deque()).extendleft(reversed(unrecorded))
+            logger.warning("ddos.scrubbing: a run of workspace %s ended without recording %d incident event(s) it "
+                           "took; they go to the next run", key[1], len(unrecorded))
+        self.last_batch.pop(key, None)
+        self.wakeup.set()
+
+    def others_waiting(self, key):
+        """Another listener's events of the same workspace wait (queued, or a batch on the workspace's lock)."""
+        return any(k is not None and k != key and k[1] == key[1] for k in list(self.pending) + list(self.leases))
+
+    async def next_events(self, key, linger):
+        """``key``'s queued events for the run taking them, waiting up to ``linger`` seconds for one.
+        Nothing (the run ends) when another listener's events of the workspace wait for its lock."""
+        deadline = self.clock() + linger
+        while not self.pending.get(key) and not self.others_waiting(key):
+            left = deadline - self.clock()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(self.arrival.wait(), timeout=left)
+            except asyncio.TimeoutError:
+                break
+        return [] if self.others_waiting(key) else self._take(key)
+
+    async def serve_run(self, reader, writer):
+        """One run's connection to the feed (plugins/plugin_utils/_feed.py says what it sends).
+
+        The run claims its batch's lease when it starts; from then on the workspace's events wait
+        for it. It asks for more only once it has recorded what it took before; when the
+        connection ends, whatever it took since its last ask goes back to the head of the queue.
+        """
+        key, taken, first = None, [], True
+
+        async def say(answer):
+            writer.write(json.dumps(answer).encode("utf-8") + b"\n")
+            await writer.drain()
+        try:
+            while True:
+                line = await reader.readline()
+                try:
+                    ask = json.loads(line) if line else {}
+                except ValueError:
+                    ask = {}
+                what = ask.get("ask") if isinstance(ask, dict) else None
+                if key is None:
+                    key, reason = self.claim(ask.get("lease")) if what == "claim" else (None, "claim first")
+                    await say({"claimed": True} if key else {"incidents": [], "end": reason})
+                    if key is None:
+                        break
+                    continue
+                if what not in ("more", "end"):
+                    break  # killed, or broken: what it took goes back (finally)
+                taken = []  # recorded: the run asks again, or ends, only once it has recorded them
+                if what == "end":
+                    break
+                # The first ask answers at once: a lone event's run does not wait for another one.
+                taken = await self.next_events(key, 0.0 if first else FEED_LINGER)
+                first = False
+                await say({"incidents": taken})
+                if not taken:
+                    break  # the run ends
+                logger.info("ddos.scrubbing: %d incident event(s) of workspace %s to its run going, the first "
+                            "queued %.3f s ago", len(taken), key[1],
+                            max(0.0, self.clock() - taken[0].get("received", self.clock())))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            if key is not None:
+                self.release(key, taken)
+            writer.close()
 
     async def feed(self):
         """Hand queued events to the rules, each workspace's in order, workspaces round-robin.
@@ -359,11 +488,12 @@ class Intake:
         (its last batch left less than ``batch_window`` seconds ago), its later events gather
         and go together (``due``): one playbook run records them in order, instead of one run
         each queueing on the workspace's lock. A storm costs a few runs per workspace, not one
-        run per event.
+        run per event; with the feed, while a run has claimed the workspace, none.
         """
         while True:
             now = self.clock()
-            waits = [self.due(key, now) for key in self.pending]
+            # A workspace whose run takes its events from the feed sends no batch: they wait for that run.
+            waits = [self.due(key, now) for key in self.pending if key not in self.live]
             if not waits or min(waits) > 0:
                 self.wakeup.clear()
                 try:
@@ -371,23 +501,23 @@ class Intake:
                 except asyncio.TimeoutError:
                     pass
                 continue
-            key = next(k for k in self.pending if self.due(k, now) == 0)
-            items = self.pending[key]
+            key = next(k for k in self.pending if k not in self.live and self.due(k, now) == 0)
             if key is None:
-                event = items.popleft()
+                event = self.pending[key].popleft()
+                if not self.pending[key]:
+                    del self.pending[key]
             else:
                 batch = self.take_batch(key, now)
                 event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
-                         "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector"}
+                         "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector",
+                         "feed": self.lease(key) if batch else None}
                 if batch:
                     # What the batching cost: an idle workspace's event waits ~0 s, one that arrived
                     # during a run up to batch_window.
                     logger.info("ddos.scrubbing: %d incident event(s) of workspace %s to the rules, the first "
                                 "queued %.3f s ago", len(batch), key[1], max(0.0, now - batch[0].get("received", now)))
-            if items:
+            if key in self.pending:
                 self.pending.move_to_end(key)
-            else:
-                del self.pending[key]
             if event.get("incidents") != []:
                 await self.queue.put({"ddos_scrubbing": event})
 
@@ -635,6 +765,7 @@ async def main(queue, args):
                          "16 characters")
     intake = Intake(queue, int(args.get("event_window", 300)), float(args.get("batch_window", 2.0)))
     intake.loop = asyncio.get_running_loop()
+    feed = await open_feed(intake) if _flag(args.get("feed", True)) else None
     host = args.get("host") or "127.0.0.1"
     limits = {"max_body": int(args.get("max_body") or MAX_BODY), "max_depth": int(args.get("max_depth") or MAX_DEPTH),
               "header_timeout": float(args.get("header_timeout") or HEADER_TIMEOUT),
@@ -658,6 +789,30 @@ async def main(queue, args):
         if ticker is not None:
             ticker.cancel()
         listeners.stop()
+        if feed is not None:
+            feed.close()
+            shutil.rmtree(os.path.dirname(intake.feed_socket), ignore_errors=True)
+
+
+def _flag(value):
+    return str(value).strip().lower() not in ("false", "no", "off", "0", "")
+
+
+async def open_feed(intake):
+    """The feed's Unix socket, in a directory only this user can enter (0700), or None when it cannot
+    be made: the runs then record each batch on its own, as without the feed."""
+    where = tempfile.mkdtemp(prefix="ddos-scrubbing-feed-")
+    path = os.path.join(where, "feed.sock")
+    try:
+        server = await asyncio.start_unix_server(intake.serve_run, path=path)
+        os.chmod(path, 0o600)
+    except (OSError, ValueError) as exc:  # AF_UNIX paths are short: a long TMPDIR
+        logger.warning("ddos.scrubbing: no feed socket (%s): each batch is its own run", exc)
+        shutil.rmtree(where, ignore_errors=True)
+        return None
+    intake.feed_socket = path
+    logger.info("ddos.scrubbing: feed on %s", path)
+    return server
 
 
 async def ticks(queue, every):
