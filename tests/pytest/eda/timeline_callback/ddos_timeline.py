@@ -54,7 +54,15 @@ class CallbackModule(CallbackBase):
             self._note(event="orchestrate", t=time.time())
 
     def v2_runner_on_ok(self, result):
-        rows = result._result.get("integrations") if result._task.action.endswith("orchestrate") else None
-        if isinstance(rows, dict):
-            self._note(event="result", t=time.time(),
-                       written={name: row["written"] for name, row in rows.items() if row.get("written")})
+        if not result._task.action.endswith("orchestrate"):
+            return
+        # A run that recorded several events (a batch, or what the feed brought) reports each one under
+        # "reports"; a write keeps the first time it was sent.
+        reports = result._result.get("reports") or [result._result]
+        written = {}
+        for report in reports:
+            for name, row in (report.get("integrations") or {}).items():
+                if row.get("written") and name not in written:
+                    written[name] = row["written"]
+        if any(isinstance(report.get("integrations"), dict) for report in reports):
+            self._note(event="result", t=time.time(), written=written)
