@@ -81,9 +81,24 @@ def tree_cpu(pid):
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
+def children(pid):
+    """The processes ``pid`` started and has not yet waited for (its playbook runs)."""
+    found = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task), encoding="ascii") as handle:
+            found += handle.read().split()
+    return found
+
+
 def runs_ended(log_path):
+    return runs_seen(log_path)[1]
+
+
+def runs_seen(log_path):
+    """(playbook runs started, ended) in the rulebook's log."""
     with open(log_path, encoding="utf-8", errors="replace") as handle:
-        return handle.read().count("PLAY RECAP")
+        text = handle.read()
+    return text.count("\nPLAY ["), text.count("PLAY RECAP")
 
 
 def main():
@@ -158,15 +173,14 @@ def main():
         done = time.perf_counter() - start
         count = recorded(ledger) - 1
         # Why the end of a storm waits: each batch is a playbook run, and the runs of different
-        # workspaces share the cores. Wait for the runs still going (recorded is not ended), then
-        # read the CPU they took.
-        runs, settled = runs_ended(log.name), time.perf_counter()
-        while time.perf_counter() - settled < 1.0 and time.perf_counter() - start < args.timeout:
+        # workspaces share the cores. Wait for the runs still going (recorded is not ended: a run
+        # the feed keeps ends a second after its last event), then read the CPU they took.
+        while time.perf_counter() - start < args.timeout:
+            begun, runs = runs_seen(log.name)
+            if begun <= runs and not children(rulebook.pid):  # ended, and reaped: their CPU is counted
+                break
             time.sleep(0.1)
-            now_ended = runs_ended(log.name)
-            if now_ended != runs:
-                runs, settled = now_ended, time.perf_counter()
-        busy = settled - start  # first POST -> the last run's recap
+        busy = time.perf_counter() - start  # first POST -> the last run's recap
         cpu = tree_cpu(rulebook.pid) - cpu_before
         runs -= 1  # the baseline's
 

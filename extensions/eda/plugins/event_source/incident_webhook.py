@@ -220,6 +220,10 @@ MAX_INT = 2 ** 63  # integers beyond a signed 64-bit one are refused (the rules 
 # Seconds a run that has taken events from the feed waits for its workspace's next one before it
 # ends: a storm's events come closer together than that; a lone event's run does not wait at all.
 FEED_LINGER = 1.0
+# Seconds a workspace's events wait for the run of its newest batch to claim the feed before they go to
+# a batch of their own: a run starts in about a second, several at once on a busy machine in a few;
+# one that never claims (killed before its task, or it cannot reach the socket) delays them this long.
+CLAIM_WAIT = 10.0
 
 
 class Refused(Exception):
@@ -251,6 +255,7 @@ class Intake:
         # first.
         self.feed_socket = None  # path of the Unix socket, None when the feed is off
         self.leases = {}  # key -> the lease of its newest batch, until that batch's run ends
+        self.issued = {}  # key -> when its newest batch went, until its run claims the feed
         self.live = {}  # key -> the lease of the run taking its events now: they wait for it
 
     # -- what an event means -------------------------------------------------------------------
@@ -387,12 +392,24 @@ class Intake:
         return [item for item in batch if _engine_safe(item)]
 
     # -- the feed: a run takes in its workspace's next events ----------------------------------
-    def lease(self, key):
+    def lease(self, key, now):
         """A new lease for ``key``'s batch (None when the feed is off); an older one can no longer be claimed."""
         if self.feed_socket is None:
             return None
-        self.leases[key] = secrets.token_urlsafe(18)
+        if key in self.issued:
+            logger.warning("ddos.scrubbing: the run of workspace %s's last batch did not claim the feed within "
+                           "%.0f s (it waits for the workspace's lock, did not start, or cannot reach the feed); "
+                           "the events that came since go to a run of their own", key[1], CLAIM_WAIT)
+        self.leases[key], self.issued[key] = secrets.token_urlsafe(18), now
         return {"socket": self.feed_socket, "lease": self.leases[key]}
+
+    def held_for(self, key, now):
+        """Seconds ``key``'s events still wait for the run of its newest batch (None: until that run
+        ends, as it takes them): until the run claims the feed, at most CLAIM_WAIT after the batch went."""
+        if key in self.live:
+            return None
+        issued = self.issued.get(key)
+        return 0.0 if issued is None else max(0.0, issued + CLAIM_WAIT - now)
 
     def claim(self, lease):
         """The key whose newest batch ``lease`` is, now fed to the run that holds it; or (None, reason)."""
@@ -402,6 +419,7 @@ class Intake:
         if key in self.live:
             return None, "this lease is already claimed"
         self.live[key] = lease
+        self.issued.pop(key, None)
         return key, None
 
     def release(self, key, unrecorded):
@@ -409,6 +427,7 @@ class Intake:
         the next batch, which may go at once (no run of the workspace is going)."""
         self.live.pop(key, None)
         self.leases.pop(key, None)
+        self.issued.pop(key, None)
         if unrecorded:
             self.pending.setdefault(key, collections.deque()).extendleft(reversed(unrecorded))
             logger.warning("ddos.scrubbing: a run of workspace %s ended without recording %d incident event(s) it "
@@ -492,8 +511,10 @@ class Intake:
         """
         while True:
             now = self.clock()
-            # A workspace whose run takes its events from the feed sends no batch: they wait for that run.
-            waits = [self.due(key, now) for key in self.pending if key not in self.live]
+            # A workspace whose run takes (or is about to take) its events from the feed sends no batch:
+            # they wait for that run.
+            waits = [max(self.due(key, now), held) for key, held in
+                     ((k, self.held_for(k, now)) for k in self.pending) if held is not None]
             if not waits or min(waits) > 0:
                 self.wakeup.clear()
                 try:
@@ -501,7 +522,7 @@ class Intake:
                 except asyncio.TimeoutError:
                     pass
                 continue
-            key = next(k for k in self.pending if k not in self.live and self.due(k, now) == 0)
+            key = next(k for k in self.pending if self.held_for(k, now) == 0 and self.due(k, now) == 0)
             if key is None:
                 event = self.pending[key].popleft()
                 if not self.pending[key]:
@@ -510,7 +531,7 @@ class Intake:
                 batch = self.take_batch(key, now)
                 event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
                          "source": "flowtriq" if all(i.get("source") == "flowtriq" for i in batch) else "detector",
-                         "feed": self.lease(key) if batch else None}
+                         "feed": self.lease(key, now) if batch else None}
                 if batch:
                     # What the batching cost: an idle workspace's event waits ~0 s, one that arrived
                     # during a run up to batch_window.
