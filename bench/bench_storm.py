@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 
 from _goals import Goals
+from _processes import children
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -79,15 +80,6 @@ def tree_cpu(pid):
     with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
-
-
-def children(pid):
-    """The processes ``pid`` started and has not yet waited for (its playbook runs)."""
-    found = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, task), encoding="ascii") as handle:
-            found += handle.read().split()
-    return found
 
 
 def runs_ended(log_path):
