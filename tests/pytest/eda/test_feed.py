@@ -55,9 +55,9 @@ class Source:
         self.feeding.cancel()
         self.server.close()
 
-    def arrive(self, *names):
+    def arrive(self, *names, listener="flowtriq"):
         for name in names:
-            self.intake.accept("flowtriq", "flowtriq/" + WORKSPACE, "incident", incident=incident(name))
+            self.intake.accept(listener, "%s/%s" % (listener, WORKSPACE), "incident", incident=incident(name))
 
     async def batch(self, timeout=3.0):
         """The next batch handed to the rules: (incident ids, its feed), or None when none goes in ``timeout``."""
@@ -206,6 +206,45 @@ def test_only_the_newest_batch_of_a_workspace_can_be_claimed():
         again = await Run().connect(newer)
         assert "claimed" in again.claimed["end"], "a lease is claimed once"
     play(scenario)
+
+
+def test_a_run_ends_when_the_other_listeners_events_of_its_workspace_wait_for_its_lock():
+    """Both listeners' runs of a workspace share its lock: a run lingering for more of its own
+    listener's events would hold the other's batch back, so it is told to end at once."""
+    async def scenario(source):
+        source.arrive("A")
+        _first, feed = await source.batch()
+        source.arrive("B")
+        await asyncio.sleep(0.05)
+        run = await Run().connect(feed)
+        assert await run.ids() == ["B"]
+        asking = asyncio.ensure_future(run.ids())
+        await asyncio.sleep(0.1)
+        source.arrive("F1", listener="internal")
+        other, _feed = await source.batch()
+        assert other == ["F1"]
+        started = time.monotonic()
+        assert await asyncio.wait_for(asking, 5) == []
+        assert time.monotonic() - started < 0.5, "the run is told to end, not left to linger"
+    play(scenario, linger=2.0)
+
+
+def test_a_batch_of_the_other_listener_that_never_claimed_stops_holding_back_after_claim_wait():
+    async def scenario(source):
+        source.arrive("F1", listener="internal")
+        await source.batch()  # its run never claims the feed (killed before its task)
+        await asyncio.sleep(source.module.CLAIM_WAIT + 0.1)
+        source.arrive("A")
+        _first, feed = await source.batch()
+        source.arrive("B")
+        await asyncio.sleep(0.05)
+        run = await Run().connect(feed)
+        assert await run.ids() == ["B"]
+        started = time.monotonic()
+        assert await run.ids() == []
+        assert time.monotonic() - started >= 0.25, \
+            "a batch whose run never claimed is not waiting on the lock for ever: the run lingers as usual"
+    play(scenario, claim_wait=0.3)
 
 
 def test_a_lone_events_run_is_answered_at_once():

@@ -436,8 +436,11 @@ class Intake:
         self.wakeup.set()
 
     def others_waiting(self, key):
-        """Another listener's events of the same workspace wait (queued, or a batch on the workspace's lock)."""
-        return any(k is not None and k != key and k[1] == key[1] for k in list(self.pending) + list(self.leases))
+        """Another listener's events of the same workspace wait: queued, or a batch whose run has not
+        claimed the feed yet (it waits for the workspace's lock, which the run of ``key`` holds)."""
+        now = self.clock()
+        return any(k is not None and k != key and k[1] == key[1] for k in self.pending) or any(
+            k != key and k[1] == key[1] and now < issued + CLAIM_WAIT for k, issued in self.issued.items())
 
     async def next_events(self, key, linger):
         """``key``'s queued events for the run taking them, waiting up to ``linger`` seconds for one.
