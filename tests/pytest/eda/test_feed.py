@@ -59,6 +59,16 @@ class Source:
         for name in names:
             self.intake.accept(listener, "%s/%s" % (listener, WORKSPACE), "incident", incident=incident(name))
 
+    async def run_that_took(self, *names):
+        """The run of a first batch ["A"], which claimed the feed and took ``names`` (queued as it started)."""
+        self.arrive("A")
+        _first, feed = await self.batch()
+        self.arrive(*names)
+        await asyncio.sleep(0.05)
+        run = await Run().connect(feed)
+        assert await run.ids() == list(names), "the run takes what queued while it started, in order"
+        return run
+
     async def batch(self, timeout=3.0):
         """The next batch handed to the rules: (incident ids, its feed), or None when none goes in ``timeout``."""
         try:
@@ -132,12 +142,7 @@ def test_a_run_takes_its_workspaces_next_events_and_holds_its_batches_meanwhile(
 
 def test_events_a_run_took_but_did_not_record_go_first_in_the_next_batch():
     async def scenario(source):
-        source.arrive("A")
-        _first, feed = await source.batch()
-        source.arrive("B", "C")
-        await asyncio.sleep(0.05)
-        run = await Run().connect(feed)
-        assert await run.ids() == ["B", "C"]
+        run = await source.run_that_took("B", "C")
         source.arrive("D")
         await asyncio.sleep(0.05)
         run.drop()
@@ -148,12 +153,7 @@ def test_events_a_run_took_but_did_not_record_go_first_in_the_next_batch():
 
 def test_what_a_run_recorded_is_not_sent_again():
     async def scenario(source):
-        source.arrive("A")
-        _first, feed = await source.batch()
-        source.arrive("B")
-        await asyncio.sleep(0.05)
-        run = await Run().connect(feed)
-        assert await run.ids() == ["B"]
+        run = await source.run_that_took("B")
         await run.say("end")
         await asyncio.sleep(0.05)
         source.arrive("C")
@@ -212,12 +212,7 @@ def test_a_run_ends_when_the_other_listeners_events_of_its_workspace_wait_for_it
     """Both listeners' runs of a workspace share its lock: a run lingering for more of its own
     listener's events would hold the other's batch back, so it is told to end at once."""
     async def scenario(source):
-        source.arrive("A")
-        _first, feed = await source.batch()
-        source.arrive("B")
-        await asyncio.sleep(0.05)
-        run = await Run().connect(feed)
-        assert await run.ids() == ["B"]
+        run = await source.run_that_took("B")
         asking = asyncio.ensure_future(run.ids())
         await asyncio.sleep(0.1)
         source.arrive("F1", listener="internal")
@@ -234,12 +229,7 @@ def test_a_batch_of_the_other_listener_that_never_claimed_stops_holding_back_aft
         source.arrive("F1", listener="internal")
         await source.batch()  # its run never claims the feed (killed before its task)
         await asyncio.sleep(source.module.CLAIM_WAIT + 0.1)
-        source.arrive("A")
-        _first, feed = await source.batch()
-        source.arrive("B")
-        await asyncio.sleep(0.05)
-        run = await Run().connect(feed)
-        assert await run.ids() == ["B"]
+        run = await source.run_that_took("B")
         started = time.monotonic()
         assert await run.ids() == []
         assert time.monotonic() - started >= 0.25, \
