@@ -24,8 +24,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 # updated: a new figure for an open incident (Flowtriq attack_update); it can only raise its size
 STATUSES = ("started", "updated", "resolved")
 # received: when the rulebook's listener took the event (it sets it; the ledger judges staleness by it)
+# redelivered: the listener sent it again because the run it fed ended without saying it had recorded it
+# (it sets it; a detector's value is dropped): already in the ledger, it is a note, not a replay
 KNOWN_FIELDS = ("id", "status", "workspace", "target", "source", "timestamp", "delivery", "attack", "details",
-                "received")
+                "received", "redelivered")
 ATTACK_FIELDS = ("family", "protocol", "ports", "sources", "bps", "pps")
 # the attack's size (bits and packets per second), compared with scrubbing_min_bps / scrubbing_min_pps
 SIZE_FIELDS = ("bps", "pps")
@@ -185,6 +187,8 @@ def validate_incident(incident):
     delivery = incident.get("delivery")
     if delivery not in (None, "") and (not isinstance(delivery, str) or len(delivery) > 256):
         raise _refuse("incident.delivery must be a string of at most 256 characters")
+    if incident.get("redelivered") not in (None, True, False):
+        raise _refuse("incident.redelivered is true or false (the rulebook's listener sets it)")
     return {
         "id": _name(incident, "id"),
         "status": status,
@@ -194,6 +198,7 @@ def validate_incident(incident):
         "timestamp": parse_timestamp(incident.get("timestamp")),
         "received": parse_timestamp(incident.get("received")),
         "delivery": delivery or None,
+        "redelivered": bool(incident.get("redelivered")),
         "attack": _attack(incident.get("attack")),
         "details": details,
     }

@@ -308,6 +308,17 @@ def replay_refusal(delivery, deliveries):
     return None
 
 
+def redelivery_note(incident, deliveries):
+    """Why an event the rulebook's listener sent again is nothing new (None: it is not one, or the
+    ledger never recorded it). The run the feed gave it to ended (killed) before it said it had
+    recorded it: the ledger's copy is that same event, not a replay (plugins/plugin_utils/_feed.py)."""
+    delivery = incident.get("delivery")
+    if not incident.get("redelivered") or not delivery or delivery not in deliveries:
+        return None
+    return ("incident %s (%s) was already recorded at %s, by a run that ended before it told the rulebook: "
+            "nothing new" % (incident["id"], incident["status"], ts(deliveries[delivery])))
+
+
 def delivery_memory(window):
     """Seconds to remember delivery ids: long enough to recognise a replay inside any window."""
     return 2 * max(window or 0, 300)

@@ -20,8 +20,9 @@ connects to the source's Unix socket when it starts and says, one JSON line at a
 The source answers a run's first "more" at once and later ones when an event comes, or with
 nothing after a second of quiet. Events a run took and did not say it recorded (it was killed, its
 connection broke) go back to the head of the queue, for the next run, and so do the events that
-waited for a run that died: nothing is lost. The event the run was in the middle of goes again
-too, and the ledger, which already holds it, refuses it there as a replay. Only the lease of the workspace's newest batch can be claimed, so a run never
+waited for a run that died: nothing is lost. They go marked ``redelivered``: the event the run was
+in the middle of is among them, and the ledger, which already holds it, notes it there instead of
+refusing it as a replay (``_policy.redelivery_note``). Only the lease of the workspace's newest batch can be claimed, so a run never
 records events before those of a batch queued behind it on the workspace's lock.
 """
 

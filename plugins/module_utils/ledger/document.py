@@ -132,13 +132,17 @@ class Book:
         deliveries = ws.setdefault("deliveries", {})
         # The rules are the policy's (_policy imports this module: import here).
         from ansible_collections.ddos.scrubbing.plugins.module_utils._policy import (
-            delivery_memory, event_refusal, reopen_refusal, replay_refusal)
+            delivery_memory, event_refusal, redelivery_note, reopen_refusal, replay_refusal)
         keep = delivery_memory(window)
         for key, seen_at in list(deliveries.items()):
             if now - seen_at > keep:
                 del deliveries[key]
         # Judged by its arrival, as the listener did.
-        refusal = event_refusal(incident, now, window) or replay_refusal(incident.get("delivery"), deliveries)
+        refusal = event_refusal(incident, now, window)
+        again = not refusal and redelivery_note(incident, deliveries)
+        if again:
+            return [again], None
+        refusal = refusal or replay_refusal(incident.get("delivery"), deliveries)
         if refusal:
             return [], refusal
         known = ws["incidents"].get(incident["id"])

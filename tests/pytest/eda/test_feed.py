@@ -76,6 +76,7 @@ class Source:
         except asyncio.TimeoutError:
             return None
         event = event["ddos_scrubbing"]
+        self.last = event["incidents"]
         return [i["id"] for i in event["incidents"]], event["feed"]
 
 
@@ -148,7 +149,16 @@ def test_events_a_run_took_but_did_not_record_go_first_in_the_next_batch():
         run.drop()
         again, _feed = await source.batch()
         assert again == ["B", "C", "D"], "taken, not recorded: they go again, ahead of what came after"
+        assert [i.get("redelivered", False) for i in source.last] == [True, True, False], \
+            "what goes again says so: the ledger may hold it already (a note there, not a replay)"
     play(scenario)
+
+
+def test_a_detector_cannot_say_an_event_is_redelivered():
+    intake = event_source_module().Intake(queue=None, window=300)
+    sent = {"id": "A", "status": "started", "workspace": WORKSPACE, "target": "203.0.113.7", "redelivered": True}
+    event = intake.internal("incident", None, {"incident": sent}, time.time())
+    assert "redelivered" not in event
 
 
 def test_what_a_run_recorded_is_not_sent_again():
@@ -324,6 +334,22 @@ def test_the_run_records_what_it_is_fed_in_order_and_asks_again_only_once_record
     assert dict(fake.asks[2][1])["B"]["status"] == "resolved"
     for name in ("A", "B", "C"):
         assert "incident %s" % name in proc.output, "the run's summary tells each event it recorded"
+
+
+def test_a_redelivered_event_the_ledger_holds_is_a_note_and_a_replay_is_refused(tmp_path):
+    """A run killed in the middle of a fed event: the source sends it again, marked; the ledger
+    holds it already, so the next run notes it and succeeds. The same delivery unmarked is a replay."""
+    ledger = tmp_path / "ledger.json"
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"vars": {"scrubbing_state_file": str(ledger)}}}))
+    first = dict(event("R", "started"), delivery="d-1", received=time.time())
+    proc = run_playbook("incident", None, ledger, inventory=str(inventory),
+                        extra={"incidents": [first, dict(first, redelivered=True)]})
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "already recorded at" in proc.output and "nothing new" in proc.output
+    replay = run_playbook("incident", None, ledger, inventory=str(inventory), extra={"incidents": [first]})
+    assert replay.returncode != 0 and "a replayed event" in replay.output, replay.output[-3000:]
+    assert ledger_incidents(str(ledger), WORKSPACE)["R"]["events"] == 1, "counted once"
 
 
 def test_check_mode_takes_nothing_from_the_feed(tmp_path):

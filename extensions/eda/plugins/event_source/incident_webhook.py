@@ -311,6 +311,7 @@ class Intake:
             event["source"] = "webhook"  # said so, so that the rules can tell it from Flowtriq
         self.check_time(event.get("timestamp"), arrival, required=False)
         event["received"] = arrival  # ours: whatever the body said is replaced
+        event.pop("redelivered", None)  # ours too (release): a detector cannot say it
         return event
 
     def check_time(self, value, arrival, required):
@@ -429,7 +430,8 @@ class Intake:
         self.leases.pop(key, None)
         self.issued.pop(key, None)
         if unrecorded:
-            self.pending.setdefault(key, collections.deque()).extendleft(reversed(unrecorded))
+            again = [dict(item, redelivered=True) for item in unrecorded]  # the ledger may hold them already
+            self.pending.setdefault(key, collections.deque()).extendleft(reversed(again))
             logger.warning("ddos.scrubbing: a run of workspace %s ended without recording %d incident event(s) it "
                            "took; they go to the next run", key[1], len(unrecorded))
         self.last_batch.pop(key, None)
