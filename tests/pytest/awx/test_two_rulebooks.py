@@ -125,6 +125,8 @@ def test_two_rulebooks_share_the_ledger(sandbox, pg, two_rulebooks):
                 assert rec["status"] == "resolved" and rec["events"] == 1, rec  # replays and late starts refused
     for name, rec in doc["integrations"].items():
         assert not rec["active"] and not rec["pending"], (name, rec)
-    # Both instances did part of the work.
+    # Both instances did part of the work. (How many runs says little: a run takes in its workspace's
+    # next events from its own instance's feed.)
     for book in books:
-        assert book.output().count("PLAY RECAP") >= PER_WAVE * WAVES, book.output()[-2000:]
+        assert book.output().count("PLAY RECAP") >= 1, book.output()[-2000:]
+        assert "incident event(s) of workspace rb-" in book.output(), book.output()[-2000:]

@@ -130,6 +130,12 @@ class Rulebook:
     def output(self):
         return open(self.log, encoding="utf-8", errors="replace").read()
 
+    def runs_once_all_ended(self):
+        """How many playbook runs the rulebook has had, once every run it started has ended (else None)."""
+        text = self.output()
+        ended = text.count("PLAY RECAP")
+        return ended if ended and text.count("\nPLAY [") == ended else None
+
 
 def _limit_open_files(count):
     def apply():
