@@ -22,8 +22,9 @@ nothing after a second of quiet. Events a run took and did not say it recorded (
 connection broke) go back to the head of the queue, for the next run, and so do the events that
 waited for a run that died: nothing is lost. They go marked ``redelivered``: the event the run was
 in the middle of is among them, and the ledger, which already holds it, notes it there instead of
-refusing it as a replay (``_policy.redelivery_note``). Only the lease of the workspace's newest batch can be claimed, so a run never
-records events before those of a batch queued behind it on the workspace's lock.
+refusing it as a replay (``_policy.redelivery_note``). Only the lease of the workspace's newest
+batch can be claimed, so a run never records events before those of a batch queued behind it on
+the workspace's lock.
 """
 
 from __future__ import annotations
@@ -44,21 +45,25 @@ class Feed:
     incident events until the source has none left; each is acknowledged when the next is asked for,
     or by ``close()``."""
 
-    def __init__(self, where, lease, until, connect=socket.socket):
+    def __init__(self, where, lease, until):
         self.lease, self.until = lease, until
-        self.sock = connect(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(ANSWER_TIMEOUT)
         self.sock.connect(where)
         self.lines = self.sock.makefile("rb")
         self.ended = None  # why the source feeds nothing more (quiet, a later batch, the feed broke)
 
+    def _send(self, ask):
+        self.sock.sendall(json.dumps({"ask": ask, "lease": self.lease}).encode("utf-8") + b"\n")
+
     def _say(self, ask):
-        self.sock.sendall(json.dumps(dict(ask, lease=self.lease)).encode("utf-8") + b"\n")
+        """Send ``ask`` and read the source's answer ({} when it closed the connection)."""
+        self._send(ask)
         line = self.lines.readline()
         return json.loads(line) if line else {}
 
     def claim(self):
-        answer = self._say({"ask": "claim"})
+        answer = self._say("claim")
         if not answer.get("claimed"):
             self.ended = answer.get("end") or "not claimed"
         return self.ended is None
@@ -66,7 +71,7 @@ class Feed:
     def batches(self):
         while self.ended is None and time.monotonic() < self.until:
             try:
-                answer = self._say({"ask": "more"})
+                answer = self._say("more")
             except (OSError, ValueError) as exc:  # the rulebook went away: this run's own events are recorded
                 self.ended = "the feed broke: %s" % exc
                 return
@@ -81,7 +86,7 @@ class Feed:
         batch again, for the next run."""
         try:
             if recorded and self.ended is None:
-                self.sock.sendall(json.dumps({"ask": "end", "lease": self.lease}).encode("utf-8") + b"\n")
+                self._send("end")
         except OSError:
             pass
         finally:

@@ -139,10 +139,11 @@ class Book:
                 del deliveries[key]
         # Judged by its arrival, as the listener did.
         refusal = event_refusal(incident, now, window)
-        again = not refusal and redelivery_note(incident, deliveries)
-        if again:
-            return [again], None
-        refusal = refusal or replay_refusal(incident.get("delivery"), deliveries)
+        if not refusal:
+            again = redelivery_note(incident, deliveries)
+            if again:
+                return [again], None
+            refusal = replay_refusal(incident.get("delivery"), deliveries)
         if refusal:
             return [], refusal
         known = ws["incidents"].get(incident["id"])

@@ -384,11 +384,18 @@ class Intake:
         self.last_batch[key] = now
         return self._take(key)
 
-    def _take(self, key):
-        items = self.pending.get(key) or ()
-        batch = [items.popleft() for _item in range(min(len(items), MAX_BATCH))]
-        if key in self.pending and not self.pending[key]:
+    def _pop(self, key, most):
+        """Up to ``most`` of ``key``'s queued items, in order; a key left with none leaves the queue."""
+        items = self.pending.get(key)
+        if not items:
+            return []
+        popped = [items.popleft() for _item in range(min(len(items), most))]
+        if not items:
             del self.pending[key]
+        return popped
+
+    def _take(self, key):
+        batch = self._pop(key, MAX_BATCH)
         # The door let only plain JSON through; checked again so that no item can sink its batch.
         return [item for item in batch if _engine_safe(item)]
 
@@ -529,9 +536,7 @@ class Intake:
                 continue
             key = next(k for k in self.pending if self.held_for(k, now) == 0 and self.due(k, now) == 0)
             if key is None:
-                event = self.pending[key].popleft()
-                if not self.pending[key]:
-                    del self.pending[key]
+                event = self._pop(key, 1)[0]
             else:
                 batch = self.take_batch(key, now)
                 event = {"verdict": "incidents", "listener": key[0], "workspace": key[1], "incidents": batch,
