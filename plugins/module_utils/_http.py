@@ -18,6 +18,14 @@ What it guarantees, so provider files do not have to:
   Location names (a 307 repeats a PUT there), turn a write into a GET whose 200 looks like
   success (302/303), or read state and snapshots from another host. Clients we do not build
   (python-ovh's Session) get the same rule through ``refuse_redirects``.
+
+The calls go out through urllib3's connection pools, the transport requests itself drives,
+without requests' layer on top (issue 18): that layer cost 0.58 ms of CPU per call against
+urllib3's 0.29 ms (a thousand integrations make two thousand calls, all under one GIL), and its
+import 43 ms of every run that calls a provider, against urllib3's 25 ms. What requests added
+and we keep is written down here: the proxies and CA bundle it took from the environment
+(``environment_settings``), JSON and form bodies, query parameters, Basic and Bearer
+credentials (and never ~/.netrc's, which requests would read).
 """
 
 from __future__ import annotations
@@ -28,48 +36,46 @@ import json
 import os
 import threading
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
 
 
-def _requests(provider="ddos.scrubbing"):
-    """requests, imported when the first client is built, not with this file.
-
-    Its import (urllib3, charset_normalizer, idna) costs about 70 ms of CPU, on the controller on
-    every run: a run that sends no HTTP request (an event for a workspace without integrations,
-    the controller's side of a remote state host, a status read from the ledger) does not pay it.
+def _urllib3(provider="ddos.scrubbing"):
+    """urllib3, imported when the first client is built, not with this file: a run that sends no
+    HTTP request (an event for a workspace without integrations, the controller's side of a
+    remote state host, a status read from the ledger) does not pay for it.
     Raises ProviderError naming the library when it is missing.
     """
     try:
-        return importlib.import_module("requests")
+        return importlib.import_module("urllib3")
     except ImportError as exc:
-        raise ProviderError(provider, "the Python library 'requests' is required; install it on the host "
-                            "that runs the module (pip install requests): %s" % exc)
+        raise ProviderError(provider, "the Python library 'urllib3' is required (it comes with requests); install "
+                            "it on the host that runs the module (pip install requests): %s" % exc)
 
 
 class BearerToken:
-    """``Authorization: Bearer <token>``, as requests' auth rather than a plain header.
-
-    requests looks every request that has no auth of its own up in ~/.netrc (or $NETRC): a file
-    read per call and, when the file names the provider's host, Basic credentials that replace
-    the header, so the provider refuses the token the inventory gave. (Any callable is an auth to
-    requests; its AuthBase adds nothing.)
-    """
+    """``Authorization: Bearer <token>``."""
 
     def __init__(self, token):
         self.token = token
 
-    def __call__(self, request):
-        request.headers["Authorization"] = "Bearer %s" % self.token
-        return request
+    def headers(self):
+        return {"Authorization": "Bearer %s" % self.token}
 
 
-class NoCredentials:
-    """No credentials at all (a notification webhook's URL is its own key): not ~/.netrc's either."""
+def credential_headers(auth):
+    """The headers of ``auth``: a BearerToken, a (user, password) pair for Basic, or None.
 
-    def __call__(self, request):
-        return request
+    Only these: never the credentials ~/.netrc (or $NETRC) holds for the provider's host, which
+    requests would have put in place of the token the inventory gave, so that the provider refused it.
+    """
+    if auth is None:
+        return {}
+    if isinstance(auth, BearerToken):
+        return auth.headers()
+    user, password = auth
+    return _urllib3().util.make_headers(basic_auth="%s:%s" % (user, password))
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -112,7 +118,7 @@ def check_wait(seconds):
 @functools.lru_cache(maxsize=None)
 def capped_retry():
     """urllib3's Retry whose Retry-After wait is capped, so a provider cannot park us, and never
-    longer than the run has left (a class made on first use: urllib3 comes with requests)."""
+    longer than the run has left (a class made on first use, with urllib3's import)."""
     retry = importlib.import_module("urllib3.util.retry").Retry
 
     class CappedRetry(retry):
@@ -128,9 +134,30 @@ def capped_retry():
     return CappedRetry
 
 
-class HttpClient:
-    """A requests.Session bound to one provider's base URL, auth and error envelope.
+class Response:
+    """A provider's answer, under the names provider files read (``status_code``, ``headers``,
+    ``json()``, ``text``), read whole: the connection is back in the pool when we get it."""
 
+    def __init__(self, answer, url):
+        self.status_code = answer.status
+        self.reason = answer.reason
+        self.headers = answer.headers  # case-insensitive
+        self.content = answer.data or b""
+        self.url = url
+        self.retries = getattr(answer, "retries", None)  # urllib3's Retry, with its history
+
+    @property
+    def text(self):
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class HttpClient:
+    """One provider's base URL, credentials and error envelope, over the process's shared pools.
+
+    ``auth`` is a BearerToken, a (user, password) pair (Basic) or None.
     ``error_parser(response) -> (code, message)`` turns the provider's error body into its
     code and message; ``hint(status, code, message, method, path) -> str`` adds the fix.
     ``rate_limit_wait(response) -> seconds|None`` flags a non-429 rate-limit answer.
@@ -149,26 +176,14 @@ class HttpClient:
         self.rate_limit_wait = rate_limit_wait
         self.sleep = sleep
         self.calls = []  # (method, path, status) of every request sent, for results and tests
-        self._requests = _requests(provider)
-        self.session = self._requests.Session()
-        self.session.headers.update({"Accept": "application/json",
-                                     "User-Agent": "ansible-ddos.scrubbing"})
-        self.session.headers.update(headers or {})
-        # Only the credentials given here: never ~/.netrc's (BearerToken says why).
-        self.session.auth = auth if auth is not None else NoCredentials()
-        # The environment's proxies and CA bundle, as requests' own merge_environment_settings
-        # works them out, taken once per process (environment_settings) rather than by requests on
-        # every call: at 1,000 integrations that per-call reading was a tenth of the run's CPU. The
-        # same settings apply. A CA bundle matters to https only; on http it would still cost a
-        # path check per call.
-        environment = environment_settings(self.session, self.base_url)
-        self.session.trust_env = False
-        self.session.proxies = environment["proxies"]
-        if self.base_url.startswith("https:"):
-            self.session.verify = environment["verify"]
-        adapter = shared_adapter(retries, backoff_factor)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.urllib3 = _urllib3(provider)
+        self.headers = {"Accept": "application/json", "User-Agent": "ansible-ddos.scrubbing"}
+        self.headers.update(headers or {})
+        self.headers.update(credential_headers(auth))
+        environment = environment_settings(self.base_url)
+        self.proxy = environment["proxy"]
+        self.ca_certs = environment["ca_certs"] if self.base_url.startswith("https:") else None
+        self.pool = shared_pool(self.proxy, self.ca_certs, retries, backoff_factor)
 
     # -- calls ----------------------------------------------------------------------------
     def request(self, method, path, params=None, json_body=None, data=None, expect=(200, 201, 202, 204),
@@ -178,37 +193,21 @@ class HttpClient:
         ``allow_statuses`` are non-2xx statuses the caller handles itself (e.g. 404 meaning
         "absent"); for those the Response is returned instead of raising.
         """
-        url = self.base_url + path
+        url = with_query(self.base_url + path, params)
+        headers, body = dict(self.headers), encode_body(json_body, data)
+        if body is not None:
+            body, content_type = body
+            if content_type:
+                headers.setdefault("Content-Type", content_type)
         attempts_left = self.retries
-        failures = self._requests.exceptions
         while True:
             left = remaining()
             timeout = self.timeout if left is None else max(1.0, min(self.timeout, left))
-            try:
-                response = self.session.request(method, url, params=params, json=json_body, data=data,
-                                                timeout=timeout, allow_redirects=False)
-            except RetryAfterBeyondDeadline as exc:
-                raise self._error(method, path, 429, None, (
-                    "the provider asks to retry after %d s, more than the %d s left of this run's "
-                    "scrubbing_deadline; not waiting. Retry after %s (reconcile does)" % (
-                        exc.seconds, max(0, exc.left), time.strftime(
-                            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + exc.seconds)))))
-            except failures.RetryError as exc:
-                raise self._error(method, path, None, None,
-                                  "gave up after %d attempts (%s)" % (self.retries + 1, _reason(exc)))
-            except failures.Timeout:
-                raise self._error(method, path, None, None,
-                                  "no answer within %ss from %s" % (timeout, self.base_url))
-            except failures.ConnectionError as exc:
-                reason = _reason(exc)
-                if "Timeout" in reason.split(":")[0]:  # urllib3 read timeouts arrive wrapped like this
-                    raise self._error(method, path, None, None,
-                                      "no answer within %ss from %s" % (timeout, self.base_url))
-                raise self._error(method, path, None, None, "cannot connect to %s (%s)" % (self.base_url, reason))
+            response = self._send(method, path, url, headers, body, timeout)
             self.calls.append((method, path, response.status_code))
             if is_redirect(response.status_code):
                 raise self._error(method, path, response.status_code, None,
-                                  redirect_message(response.headers.get("Location"), self.base_url, response.url),
+                                  redirect_message(response.headers.get("Location"), self.base_url, url),
                                   hint=REDIRECT_HINT)
             if response.status_code in allow_statuses:
                 return response
@@ -231,6 +230,30 @@ class HttpClient:
                 message = "%s (after %d attempts)" % (message, attempts)
             raise self._error(method, path, response.status_code, code, message)
 
+    def _send(self, method, path, url, headers, body, timeout):
+        """One call through the pool (urllib3 retries it as ``shared_pool`` says); a failure to get
+        any answer becomes the ProviderError that says which."""
+        errors = self.urllib3.exceptions
+        try:
+            answer = self.pool.request(method, url, body=body, headers=headers, redirect=False,
+                                       timeout=self.urllib3.Timeout(connect=timeout, read=timeout))
+        except RetryAfterBeyondDeadline as exc:
+            raise self._error(method, path, 429, None, (
+                "the provider asks to retry after %d s, more than the %d s left of this run's "
+                "scrubbing_deadline; not waiting. Retry after %s (reconcile does)" % (
+                    exc.seconds, max(0, exc.left), time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + exc.seconds)))))
+        except errors.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            if isinstance(reason, errors.ResponseError):
+                raise self._error(method, path, None, None,
+                                  "gave up after %d attempts (%s)" % (self.retries + 1, _reason(exc)))
+            if isinstance(reason, errors.TimeoutError) and not isinstance(reason, errors.NewConnectionError):
+                raise self._error(method, path, None, None,
+                                  "no answer within %ss from %s" % (timeout, self.base_url))
+            raise self._error(method, path, None, None, "cannot connect to %s (%s)" % (self.base_url, _reason(exc)))
+        return Response(answer, url)
+
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 
@@ -243,9 +266,27 @@ class HttpClient:
                              hint=redact(hint, self.secrets), method=method, path=path)
 
     def close(self):
-        # The adapter (and its pooled connections) is shared with other clients: keep it.
-        self.session.adapters.clear()
-        self.session.close()
+        """Nothing to release: the pool and its keep-alive connections are the process's (shared_pool)."""
+
+
+def with_query(url, params):
+    """``url`` with ``params`` (a dict or pairs; None values left out, lists repeated) as its query."""
+    if not params:
+        return url
+    pairs = [(k, v) for k, v in (params.items() if isinstance(params, dict) else params) if v is not None]
+    return url + ("&" if "?" in url else "?") + urlencode(pairs, doseq=True)
+
+
+def encode_body(json_body, data):
+    """(bytes, content type) of a call's body, or None: JSON, a form (a dict or pairs), or as given."""
+    if json_body is not None:
+        return json.dumps(json_body, allow_nan=False).encode("utf-8"), "application/json"
+    if data is None:
+        return None
+    if isinstance(data, (dict, list, tuple)):
+        pairs = [(k, v) for k, v in (data.items() if isinstance(data, dict) else data) if v is not None]
+        return urlencode(pairs, doseq=True).encode("ascii"), "application/x-www-form-urlencoded"
+    return (data.encode("utf-8") if isinstance(data, str) else data), None
 
 
 REDIRECT_HINT = ("Set api_url to the address that serves the API itself (a redirect comes from a proxy, a moved "
@@ -304,53 +345,115 @@ _ENVIRONMENT = {}
 _ALSO_READ = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD")
 
 
-def environment_settings(session, url):
-    """requests' own proxies and CA bundle for ``url``, worked out once per process and environment.
+def environment_settings(url):
+    """The proxy and CA bundle requests would use for ``url``, worked out once per process and
+    environment: {"proxy": URL or None, "ca_certs": a file or directory, or None}.
 
-    requests reads them from the environment (every ``*_proxy`` variable, ``no_proxy``, the CA
-    bundle variables); the answer is kept under exactly those values, so a changed environment
-    is read again, and the same one costs a dictionary lookup instead of a scan of the
-    environment and a no_proxy match (0.17 ms, once per integration).
+    As requests reads them: the ``*_proxy`` variables with ``no_proxy`` (its own matching, CIDR
+    blocks included: requests.utils works it out, imported only when such a variable is set),
+    and the CA bundle of REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi's. The answer is
+    kept under exactly those values, so a changed environment is read again, and the same one
+    costs a dictionary lookup instead of a scan and a no_proxy match per integration.
     """
     key = (url,) + tuple(sorted((name, value) for name, value in os.environ.items()
                                 if name.lower().endswith("_proxy") or name in _ALSO_READ))
     settings = _ENVIRONMENT.get(key)
     if settings is None:
-        settings = session.merge_environment_settings(url, {}, None, None, None)
+        settings = {"proxy": _environment_proxy(url, key[1:]), "ca_certs": _ca_bundle()}
         _ENVIRONMENT[key] = settings
-    return {"proxies": dict(settings["proxies"]), "verify": settings["verify"]}
+    return dict(settings)
 
 
-_ADAPTERS = {}
-_ADAPTERS_LOCK = threading.Lock()
+def _environment_proxy(url, variables):
+    if not any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value
+               for name, value in variables):
+        return None
+    # The package, not requests.utils alone: pipelines build their clients in threads, and a thread
+    # importing requests.utils while another imports requests meets a half-made module.
+    utils = importlib.import_module("requests").utils
+    return utils.select_proxy(url, utils.get_environ_proxies(url))
+
+
+def _ca_bundle():
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        return bundle
+    try:
+        return importlib.import_module("certifi").where()
+    except ImportError:  # the system's store, as urllib3 has it
+        return None
+
+
+_POOLS = {}
+_POOLS_LOCK = threading.Lock()
 POOL_SIZE = 64
 
 
-def shared_adapter(retries, backoff_factor):
-    """One connection pool per retry policy for the whole process.
+def retry_policy(retries, backoff_factor):
+    """What urllib3 retries, and how often: a template it copies per request."""
+    return capped_retry()(
+        total=retries, connect=retries, read=retries, status=retries, other=0,
+        status_forcelist=RETRY_STATUSES, allowed_methods=None,
+        respect_retry_after_header=True, backoff_factor=backoff_factor,
+        raise_on_status=False, raise_on_redirect=False)
 
-    The orchestrator runs many integrations of the same provider in threads; sharing the pool
+
+def shared_pool(proxy, ca_certs, retries, backoff_factor):
+    """One urllib3 PoolManager (a ProxyManager through a proxy) per proxy, CA bundle and retry
+    policy, for the whole process.
+
+    The orchestrator runs many integrations of the same provider in threads; sharing the pools
     lets them reuse each other's keep-alive connections instead of each opening its own.
-    urllib3's pools are thread-safe; the Retry object is only a template copied per request.
+    urllib3's pools are thread-safe.
     """
+    key = (proxy, ca_certs, retries, backoff_factor)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = _new_pool(proxy, ca_certs, retry_policy(retries, backoff_factor))
+        return pool
+
+
+def _new_pool(proxy, ca_certs, retry):
+    urllib3 = _urllib3()
+    options = {"num_pools": 16, "maxsize": POOL_SIZE, "retries": retry}
+    if ca_certs:
+        options["cert_reqs"] = "CERT_REQUIRED"
+        options["ca_cert_dir" if os.path.isdir(ca_certs) else "ca_certs"] = ca_certs
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    if proxy.lower().startswith("socks"):
+        socks = importlib.import_module("urllib3.contrib.socks")  # needs PySocks, as requests' SOCKS support does
+        return socks.SOCKSProxyManager(proxy, **options)
+    parts = urlsplit(proxy)
+    if parts.username:  # credentials in the proxy's URL go in Proxy-Authorization, as requests sends them
+        options["proxy_headers"] = urllib3.util.make_headers(
+            proxy_basic_auth="%s:%s" % (unquote(parts.username), unquote(parts.password or "")))
+        proxy = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return urllib3.ProxyManager(proxy, **options)
+
+
+_ADAPTERS = {}
+
+
+def shared_adapter(retries, backoff_factor):
+    """A requests adapter with the same retry policy, one per policy for the process: for
+    python-ovh's requests.Session, which we do not drive ourselves."""
     key = (retries, backoff_factor)
-    with _ADAPTERS_LOCK:
+    with _POOLS_LOCK:
         adapter = _ADAPTERS.get(key)
         if adapter is None:
-            retry = capped_retry()(
-                total=retries, connect=retries, read=retries, status=retries, other=0,
-                status_forcelist=RETRY_STATUSES, allowed_methods=None,
-                respect_retry_after_header=True, backoff_factor=backoff_factor,
-                raise_on_status=False, raise_on_redirect=False)
             adapters = importlib.import_module("requests.adapters")
-            adapter = adapters.HTTPAdapter(max_retries=retry, pool_connections=16, pool_maxsize=POOL_SIZE)
+            adapter = adapters.HTTPAdapter(max_retries=retry_policy(retries, backoff_factor),
+                                           pool_connections=16, pool_maxsize=POOL_SIZE)
             _ADAPTERS[key] = adapter
         return adapter
 
 
 def attempts_made(response):
-    """How many times urllib3 sent this request (its Retry history travels with the answer)."""
-    retries = getattr(getattr(response, "raw", None), "retries", None)
+    """How many times urllib3 sent this request (its Retry history travels with the answer; a
+    requests Response, python-ovh's, has it on its raw urllib3 answer)."""
+    retries = getattr(response, "retries", None) or getattr(getattr(response, "raw", None), "retries", None)
     history = getattr(retries, "history", None) or ()
     return len(history) + 1
 
@@ -372,7 +475,7 @@ def default_error_parser(response):
 
 
 def _reason(exc):
-    """The innermost cause of a requests/urllib3 exception, without the URL noise."""
+    """The innermost cause of a urllib3 (or requests) exception, without the URL noise."""
     inner = exc
     for _depth in range(5):
         nxt = inner.args[0] if getattr(inner, "args", None) else None

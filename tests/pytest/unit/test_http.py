@@ -9,7 +9,7 @@ import pytest
 import urllib3.util.retry
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import ProviderError, redact
-from ansible_collections.ddos.scrubbing.plugins.module_utils._http import HttpClient, MAX_RETRY_AFTER
+from ansible_collections.ddos.scrubbing.plugins.module_utils._http import MAX_RETRY_AFTER, BearerToken, HttpClient
 
 
 def client(sandbox, **kw):
@@ -177,34 +177,115 @@ def test_the_environment_is_read_again_when_it_changes(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/first-bundle.pem")
     first = HttpClient("vultr_firewall", "https://api.vultr.test/v2")
-    assert first.session.proxies.get("https") == "http://127.0.0.1:3128"
-    assert first.session.verify == "/etc/first-bundle.pem"
+    assert first.proxy == "http://127.0.0.1:3128"
+    assert first.ca_certs == "/etc/first-bundle.pem"
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.2:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/second-bundle.pem")
     second = HttpClient("vultr_firewall", "https://api.vultr.test/v2")
-    assert second.session.proxies.get("https") == "http://127.0.0.2:3128"
-    assert second.session.verify == "/etc/second-bundle.pem"
+    assert second.proxy == "http://127.0.0.2:3128"
+    assert second.ca_certs == "/etc/second-bundle.pem"
     monkeypatch.setenv("NO_PROXY", "api.vultr.test")
     third = HttpClient("vultr_firewall", "https://api.vultr.test/v2")
-    assert not third.session.proxies.get("https")
-    # a client's settings are its own: changing one does not change the next one's
-    third.session.proxies["https"] = "http://127.0.0.9:1"
-    assert not HttpClient("vultr_firewall", "https://api.vultr.test/v2").session.proxies.get("https")
+    assert not third.proxy
+    monkeypatch.setenv("NO_PROXY", "10.0.0.0/8")  # requests' own no_proxy matching: CIDR blocks too
+    assert not HttpClient("vultr_firewall", "https://10.1.2.3/v2").proxy
+    assert HttpClient("vultr_firewall", "https://11.1.2.3/v2").proxy == "http://127.0.0.2:3128"
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    import certifi
+
+    assert HttpClient("vultr_firewall", "https://api.vultr.test/v2").ca_certs == certifi.where()
 
 
 def test_the_environment_is_worked_out_once_for_a_thousand_clients(monkeypatch):
-    """requests' reading of the environment (every *_proxy variable, no_proxy matching) costs
-    0.17 ms; a run of 1,000 integrations of one provider pays it once, not per integration."""
-    import requests
+    """requests' reading of the proxy environment (every *_proxy variable, no_proxy matching)
+    costs 0.17 ms; a run of 1,000 integrations of one provider pays it once, not per integration."""
+    import requests.utils
 
     calls = []
-    real = requests.Session.merge_environment_settings
+    real = requests.utils.get_environ_proxies
 
-    def counted(self, *args, **kwargs):
-        calls.append(args[0])
-        return real(self, *args, **kwargs)
+    def counted(url, *args, **kwargs):
+        calls.append(url)
+        return real(url, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counted)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3129")  # an environment no earlier test used
     clients = [HttpClient("linode_firewall", "https://api.linode.test/v4") for _client in range(1000)]
     assert len(clients) == 1000 and calls == ["https://api.linode.test/v4"]
+    assert len({id(c.pool) for c in clients}) == 1, "the clients share one pool"
+
+
+def _self_signed(directory):
+    """A certificate for 127.0.0.1 that no public CA signed, and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ddos-scrubbing test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def tls_api(tmp_path):
+    """An HTTPS API on 127.0.0.1 with a self-signed certificate: (base URL, the certificate's file)."""
+    import http.server
+    import ssl
+    import threading
+
+    cert_file, key_file = _self_signed(tmp_path)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = b'{"success": true, "auth": "%s"}' % self.headers.get("Authorization", "").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "https://127.0.0.1:%d" % server.server_address[1], cert_file
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_trusts_the_ca_bundle_the_environment_names_and_nothing_else(tls_api, monkeypatch):
+    """REQUESTS_CA_BUNDLE (as requests reads it) decides whom the client trusts: the API's own
+    certificate is accepted when the bundle holds it, refused before any request otherwise."""
+    url, cert_file = tls_api
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert_file)
+    http = HttpClient("vultr_firewall", url, auth=BearerToken("tls-test-token"), retries=0)
+    assert http.get("/v2/firewalls") == {"success": True, "auth": "Bearer tls-test-token"}
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # public CAs only: ours is not among them
+    with pytest.raises(ProviderError) as err:
+        HttpClient("vultr_firewall", url, auth=BearerToken("tls-test-token"), retries=0).get("/v2/firewalls")
+    assert "cannot connect to %s" % url in str(err.value) and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+    assert "tls-test-token" not in str(err.value)
