@@ -56,9 +56,22 @@ options:
     description:
       - With O(whole_run=true), what to print. V(summary) is one line per integration (for the status
         operation, its table); V(rows) is the status operation's rows (the JSON status).
+      - Without it, V(summary), or what the role's variables ask for with O(from_role=true).
     type: str
     choices: [summary, rows]
-    default: summary
+  from_role:
+    description:
+      - Set by the role C(ddos.scrubbing.scrubbing), with O(whole_run=true), on the task delegated to
+        C(scrubbing_state_host).
+      - Without O(show), shows V(rows) when the role's C(scrubbing_operation) is V(status) and its
+        C(scrubbing_status_format) V(json), else V(summary).
+      - After an operation that writes (incident, activate, withdraw, reconcile) that reached the integrations,
+        it first records in the ledger what each protected server's own task reported (C(scrubbing_server_result),
+        registered by the per-host task), in the ledger the role's variables name (C(scrubbing_state_file),
+        C(scrubbing_ledger_dsn) or E(SCRUBBING_LEDGER_DSN)), through M(ddos.scrubbing.orchestrate)'s
+        V(record) operation on the task's connection. The run fails, naming why, when the ledger cannot take it.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -105,7 +118,8 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(report_var=dict(type="str", default="scrubbing_result"),
                                               whole_run=dict(type="bool", default=False),
-                                              show=dict(type="str", choices=["summary", "rows"], default="summary")),
+                                              show=dict(type="str", choices=["summary", "rows"]),
+                                              from_role=dict(type="bool", default=False)),
                            supports_check_mode=True)
     module.fail_json(msg="ddos.scrubbing.outcome runs on the controller as an action plugin; it cannot run as a module")
 
