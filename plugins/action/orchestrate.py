@@ -21,7 +21,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report impor
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._feed import claim_feed
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, role_argument_spec, role_options, role_variables)
+    INTEGRATIONS, SERVERS, role_options, role_values, role_variables)
 
 
 def as_data(value, where="incident", strict=True):
@@ -164,8 +164,8 @@ class ActionModule(ActionBase):
     def _role_options(self, task_vars):
         """The options the role's variables set (from_role: true), checked here rather than by tasks of
         their own, and read here rather than templated as task arguments (plugin_utils/_role.py)."""
-        values = {name: task_vars[name] for name in role_argument_spec() if name in task_vars}
-        return role_options(self._templar.template(values), task_vars.get("groups", {}).get("all", ()), os.environ)
+        return role_options(self._templar.template(role_values(task_vars)), task_vars.get("groups", {}).get("all", ()),
+                            os.environ)
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         # The integration configs are gathered here from host vars, not given in the task.

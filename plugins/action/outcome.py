@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, role_argument_spec, role_options)
+    INTEGRATIONS, SERVERS, role_options, role_values)
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import server_outcome
 
 
@@ -70,7 +70,8 @@ class ActionModule(ActionBase):
 
     def _role_show(self, task_vars):
         """The role's status rows when it was asked for JSON status, else its summary."""
-        wanted = self._templar.template({name: task_vars.get(name) for name in (
+        values = role_values(task_vars)
+        wanted = self._templar.template({name: values.get(name) for name in (
             "scrubbing_operation", "scrubbing_status_format")})
         json_status = wanted["scrubbing_operation"] == "status" and wanted["scrubbing_status_format"] == "json"
         return "rows" if json_status else "summary"
@@ -85,7 +86,7 @@ class ActionModule(ActionBase):
         """
         if not task_vars.get("groups", {}).get(SERVERS) or "integrations" not in report:
             return None
-        values = self._templar.template({name: task_vars[name] for name in role_argument_spec() if name in task_vars})
+        values = self._templar.template(role_values(task_vars))
         refusal, options = role_options(values, task_vars.get("groups", {}).get("all", ()), os.environ)
         if refusal or options.get("operation") not in RECORDING:
             return None  # refused already by the orchestrate task, which named why

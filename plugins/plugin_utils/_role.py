@@ -12,6 +12,7 @@ import os
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.template import trust_as_template
 
 ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "scrubbing")
 
@@ -44,6 +45,26 @@ def role_argument_spec():
 
 
 @functools.lru_cache(maxsize=None)
+def role_defaults():
+    """The role's defaults/main.yml, its templates trusted as Ansible trusts a role's own defaults
+    (a string read here is data to Ansible 2.19+ until it is marked so)."""
+    return {name: trust_as_template(value) if isinstance(value, str) else value
+            for name, value in _load("defaults", "main.yml").items()}
+
+
+def role_values(task_vars):
+    """The role's variables as the play sets them, each unset one at its default (still a template).
+
+    The collection's playbooks run the role's tasks file, not the role (playbooks/incident.yml says
+    why), so its defaults are not in the play: an unset variable takes its default here, where a
+    role would have put it, below every variable the play or inventory sets.
+    """
+    defaults = role_defaults()
+    return {name: task_vars[name] if name in task_vars else defaults[name]
+            for name in role_argument_spec() if name in task_vars or name in defaults}
+
+
+@functools.lru_cache(maxsize=None)
 def role_variables():
     """The role's own variable names, read from the role itself (defaults, argument spec,
     registered results) so that there is one list: playbook-wide ``scrubbing_*`` values set
@@ -55,7 +76,7 @@ def role_variables():
             for section in ("block", "rescue", "always"):
                 yield from registered(task.get(section))
 
-    names = set(_load("defaults", "main.yml"))
+    names = set(role_defaults())
     names.update(role_argument_spec())
     names.update(registered(_load("tasks", "main.yml")))
     return tuple(sorted(names))

@@ -33,8 +33,8 @@ LEDGER_ENV = {"SCRUBBING_LEDGER_DSN", "PGPASSWORD"}
 def test_credential_types_inject_what_the_modules_read():
     assert len(TYPES) >= 8
     known = env_fallbacks() | LEDGER_ENV
-    with open(os.path.join(ROOT, "roles", "scrubbing", "tasks", "main.yml"), encoding="utf-8") as handle:
-        assert "'SCRUBBING_LEDGER_DSN'" in handle.read(), "the role no longer reads SCRUBBING_LEDGER_DSN"
+    with open(os.path.join(ROOT, "plugins", "plugin_utils", "_role.py"), encoding="utf-8") as handle:
+        assert '"SCRUBBING_LEDGER_DSN"' in handle.read(), "the role no longer reads SCRUBBING_LEDGER_DSN"
     for path in TYPES:
         doc = yaml.safe_load(open(path))
         fields = {f["id"]: f for f in doc["inputs"]["fields"]}
