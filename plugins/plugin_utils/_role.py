@@ -55,9 +55,9 @@ def role_defaults():
 def role_values(task_vars):
     """The role's variables as the play sets them, each unset one at its default (still a template).
 
-    The collection's playbooks run the role's tasks file, not the role (playbooks/incident.yml says
-    why), so its defaults are not in the play: an unset variable takes its default here, where a
-    role would have put it, below every variable the play or inventory sets.
+    The collection's playbooks run the role's tasks file, not the role (the file's header says why),
+    so its defaults are not in the play: an unset variable takes its default here, where a role
+    would have put it, below every variable the play or inventory sets.
     """
     defaults = role_defaults()
     return {name: task_vars[name] if name in task_vars else defaults[name]
