@@ -52,12 +52,12 @@ def server(tmp_path_factory):
         remove_server(NS, "lfw3")
 
 
-def inventory(tmp_path, sandbox, lab, ssh, unreachable=False, hung=None):
+def inventory(tmp_path, sandbox, lab, ssh, unreachable=False, hung=None, interpreter=None):
     from ddos_sandbox.providers.cloudflare import ACCOUNT, PREFIX
 
     server_vars = dict(ssh.inventory_vars(sys.executable), scrubbing_workspace="default",
                        scrubbing_local_firewall={"drop": [{"protocol": "udp"}]})
-    servers = {"web-1": server_vars}
+    servers = {"web-1": dict(server_vars, ansible_python_interpreter=interpreter) if interpreter else server_vars}
     if unreachable:
         # an anycast twin of web-1's address that cannot be reached
         servers["web-2"] = dict(server_vars, ansible_host=UNREACHABLE, scrubbing_addresses=[SERVER],
@@ -210,4 +210,29 @@ def test_a_hung_server_fails_only_its_own_line_within_the_deadline(sandbox, lab,
         assert "within scrubbing_deadline (8 s)" in doc["web-2"]["last_error"], doc["web-2"]
     finally:
         run_playbook("incident", sandbox, ledger, dict(incident("H1", "resolved"), scrubbing_deadline=8), inventory=inv)
+    assert ruleset() == before
+
+
+def test_a_ledger_that_cannot_take_the_servers_results_fails_the_run_naming_why(sandbox, lab, server, tmp_path):
+    """The server's firewall is written, then the ledger breaks before its outcome is recorded: the
+    run fails, and its verdict says that the servers' firewalls were not recorded, and why."""
+    ledger = tmp_path / "ledger.json"
+    # web-1's module runs through this interpreter, which first breaks the controller's ledger (the
+    # namespace shares this machine's files), keeping a copy to put back afterwards.
+    breaker = tmp_path / "ledger-breaking-python"
+    breaker.write_text("#!/bin/sh\ncp %s %s.kept 2>/dev/null && echo 'not json' > %s\nexec %s \"$@\"\n" % (
+        ledger, ledger, ledger, sys.executable))
+    breaker.chmod(0o755)
+    before = ruleset()
+    proc = run_playbook("incident", sandbox, ledger, incident("R1", "started"),
+                        inventory=inventory(tmp_path, sandbox, lab, server, interpreter=str(breaker)))
+    try:
+        assert proc.returncode != 0, proc.output[-3000:]
+        assert recap(proc.output, "web-1").get("changed") == "1", proc.output[-3000:]
+        assert "the protected servers' firewalls were not recorded in the ledger" in proc.output, proc.output[-3000:]
+        assert recap(proc.output, "localhost").get("failed") == "1", proc.output[-3000:]
+    finally:
+        os.replace(str(ledger) + ".kept", ledger)
+        run_playbook("incident", sandbox, ledger, incident("R1", "resolved"),
+                     inventory=inventory(tmp_path, sandbox, lab, server))
     assert ruleset() == before
