@@ -40,8 +40,10 @@ def ssh(tmp_path):
     server.stop()
 
 
-def write_inventory(path, sandbox, ssh):
-    """The integrations carry no credential; the state host is the test's sshd."""
+def write_inventory(path, sandbox, ssh, localhost_first=False):
+    """The integrations carry no credential; the state host is the test's sshd. The play's tasks that
+    run once run on its first host: the state host itself, or with ``localhost_first`` localhost,
+    which delegates them to the state host."""
     hosts = {
         "edge-mt": {"scrubbing_provider": "cloudflare_magic_transit", "scrubbing_workspace": "prod",
                     "scrubbing_options": {"api_url": sandbox.api_url("cloudflare"), "account_id": ACCOUNT,
@@ -51,7 +53,9 @@ def write_inventory(path, sandbox, ssh):
                                         "wait_sleep": 0.05}},
     }
     path.write_text(json.dumps({
-        "all": {"hosts": {"statehost": ssh.inventory_vars(sys.executable)},
+        "all": {"hosts": dict({"localhost": {"ansible_connection": "local",
+                                             "ansible_python_interpreter": sys.executable}} if localhost_first else {},
+                              statehost=ssh.inventory_vars(sys.executable)),
                 "vars": {"scrubbing_state_host": "statehost"}},
         "scrubbing_integrations": {"hosts": hosts, "vars": {"ansible_connection": "local"}},
     }))
@@ -104,6 +108,26 @@ class DiskWatch:
                 for secret in SECRET_VALUES:
                     if secret.encode() in data:
                         self.found[path] = secret
+
+
+def test_a_play_whose_first_host_is_another_delegates_the_work_to_the_state_host(sandbox, ssh, tmp_path):
+    """localhost first in the play: the run-once tasks run on localhost and are delegated to the
+    state host, where the module runs and the ledger is."""
+    inventory = write_inventory(tmp_path / "inventory.json", sandbox, ssh, localhost_first=True)
+    ledger = os.path.join(ssh.home, "ddos", "ledger.json")
+    with DiskWatch(ssh.home) as watch:
+        started = run_playbook("incident", sandbox, ledger, {"incident": {"id": "D1", "status": "started",
+                                                                          "workspace": "prod"}},
+                               inventory=inventory, env=SECRETS)
+    assert started.returncode == 0, started.output
+    assert "[localhost -> statehost" in started.output, started.output[-3000:]
+    assert watch.seen_payload, "the module did not run on the state host"
+    assert mt_advertised(sandbox) and robot_status(sandbox) == "active"
+    resolved = run_playbook("incident", sandbox, ledger, {"incident": {"id": "D1", "status": "resolved",
+                                                                       "workspace": "prod"}},
+                            inventory=inventory, env=SECRETS)
+    assert resolved.returncode == 0, resolved.output
+    assert not mt_advertised(sandbox) and robot_status(sandbox) == "disabled"
 
 
 def test_incident_status_reconcile_over_ssh_with_controller_credentials(sandbox, ssh, tmp_path):
