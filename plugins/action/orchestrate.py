@@ -21,7 +21,7 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report impor
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._feed import claim_feed
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, role_options, role_values, role_variables)
+    INTEGRATIONS, SERVERS, play_role_options, role_variables)
 
 
 def as_data(value, where="incident", strict=True):
@@ -99,7 +99,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if self._task.args.get("from_role"):
-            refusal, options = self._role_options(task_vars)
+            # The options the role's variables set, checked here rather than by tasks of their own, and
+            # read here rather than templated as task arguments (plugin_utils/_role.py).
+            refusal, options = play_role_options(self._templar, task_vars)
             if refusal:
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
@@ -160,12 +162,6 @@ class ActionModule(ActionBase):
         if self._task.args.get("operation") != "incident" or self._task.check_mode:
             return None
         return claim_feed(task_vars.get("incident_feed"), time.monotonic())
-
-    def _role_options(self, task_vars):
-        """The options the role's variables set (from_role: true), checked here rather than by tasks of
-        their own, and read here rather than templated as task arguments (plugin_utils/_role.py)."""
-        return role_options(self._templar.template(role_values(task_vars)), task_vars.get("groups", {}).get("all", ()),
-                            os.environ)
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         # The integration configs are gathered here from host vars, not given in the task.

@@ -5,16 +5,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import WRITING
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, role_options, role_values)
+    INTEGRATIONS, SERVERS, play_role_options, role_values)
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import server_outcome
 
 
@@ -86,8 +86,7 @@ class ActionModule(ActionBase):
         """
         if not task_vars.get("groups", {}).get(SERVERS) or "integrations" not in report:
             return None
-        values = self._templar.template(role_values(task_vars))
-        refusal, options = role_options(values, task_vars.get("groups", {}).get("all", ()), os.environ)
+        refusal, options = play_role_options(self._templar, task_vars)
         if refusal or options.get("operation") not in RECORDING:
             return None  # refused already by the orchestrate task, which named why
         task = self._task.copy()
@@ -114,8 +113,8 @@ def run_failures(reports):
             if "integrations" not in r and "rows" not in r]
 
 
-# The operations after which the protected servers' own results are recorded (the writing ones).
-RECORDING = ("incident", "activate", "withdraw", "reconcile")
+# The operations after which the protected servers' own results are recorded: the writing ones.
+RECORDING = tuple(operation for operation in WRITING if operation != "record")
 
 
 def run_verdict(report, reports, played, show="summary", not_recorded=None):

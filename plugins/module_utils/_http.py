@@ -194,11 +194,10 @@ class HttpClient:
         "absent"); for those the Response is returned instead of raising.
         """
         url = with_query(self.base_url + path, params)
-        headers, body = dict(self.headers), encode_body(json_body, data)
-        if body is not None:
-            body, content_type = body
-            if content_type:
-                headers.setdefault("Content-Type", content_type)
+        headers = dict(self.headers)
+        body, content_type = encode_body(json_body, data)
+        if content_type:
+            headers.setdefault("Content-Type", content_type)
         attempts_left = self.retries
         while True:
             left = remaining()
@@ -269,23 +268,29 @@ class HttpClient:
         """Nothing to release: the pool and its keep-alive connections are the process's (shared_pool)."""
 
 
+def url_encoded(values):
+    """A dict or pairs as ``a=1&b=2``, as requests encoded query parameters and forms: None values left
+    out, a list's items repeated under its name."""
+    pairs = values.items() if isinstance(values, dict) else values
+    return urlencode([(k, v) for k, v in pairs if v is not None], doseq=True)
+
+
 def with_query(url, params):
-    """``url`` with ``params`` (a dict or pairs; None values left out, lists repeated) as its query."""
+    """``url`` with ``params`` as its query."""
     if not params:
         return url
-    pairs = [(k, v) for k, v in (params.items() if isinstance(params, dict) else params) if v is not None]
-    return url + ("&" if "?" in url else "?") + urlencode(pairs, doseq=True)
+    return url + ("&" if "?" in url else "?") + url_encoded(params)
 
 
 def encode_body(json_body, data):
-    """(bytes, content type) of a call's body, or None: JSON, a form (a dict or pairs), or as given."""
+    """(bytes, content type) of a call's body: JSON, a form (a dict or pairs), data as given (its content
+    type left to the caller's headers), or (None, None)."""
     if json_body is not None:
         return json.dumps(json_body, allow_nan=False).encode("utf-8"), "application/json"
     if data is None:
-        return None
+        return None, None
     if isinstance(data, (dict, list, tuple)):
-        pairs = [(k, v) for k, v in (data.items() if isinstance(data, dict) else data) if v is not None]
-        return urlencode(pairs, doseq=True).encode("ascii"), "application/x-www-form-urlencoded"
+        return url_encoded(data).encode("ascii"), "application/x-www-form-urlencoded"
     return (data.encode("utf-8") if isinstance(data, str) else data), None
 
 

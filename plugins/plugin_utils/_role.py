@@ -112,6 +112,13 @@ ROLE_OPTIONS = (
 LEDGER_DSN_ENV = "SCRUBBING_LEDGER_DSN"
 
 
+def play_role_options(templar, task_vars):
+    """``role_options`` of the role's variables as this play sets them (``role_values``), rendered:
+    what the orchestrate task runs with, and what the verdict records the servers' results with."""
+    return role_options(templar.template(role_values(task_vars)), task_vars.get("groups", {}).get("all", ()),
+                        os.environ)
+
+
 def role_options(values, inventory_hosts, environ):
     """The orchestrate options the role's variables set, or why the role cannot run with them.
 
