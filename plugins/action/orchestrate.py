@@ -19,7 +19,6 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations i
     ARGUMENT_SPEC, inventory_refusal, run_operation)
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import merge_reports
 from ansible_collections.ddos.scrubbing.plugins.module_utils._registry import provider_class
-from ansible_collections.ddos.scrubbing.plugins.plugin_utils._feed import claim_feed
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
     INTEGRATIONS, SERVERS, play_role_options, role_variables)
 
@@ -159,9 +158,12 @@ class ActionModule(ActionBase):
         """The rulebook source's feed of the workspace's next events (plugin_utils/_feed.py), claimed
         before this run's own batch is recorded, so that they wait for it; none in check mode, where
         nothing is recorded."""
-        if self._task.args.get("operation") != "incident" or self._task.check_mode:
+        if self._task.args.get("operation") != "incident" or self._task.check_mode or not task_vars.get("incident_feed"):
             return None
-        return claim_feed(task_vars.get("incident_feed"), time.monotonic())
+        # imported only here: a run from the command line has no feed, and every module a run imports
+        # is compiled from source on every run (issue 18)
+        from ansible_collections.ddos.scrubbing.plugins.plugin_utils._feed import claim_feed  # pylint: disable=import-outside-toplevel
+        return claim_feed(task_vars["incident_feed"], time.monotonic())
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         # The integration configs are gathered here from host vars, not given in the task.

@@ -15,7 +15,6 @@ from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations i
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
     INTEGRATIONS, SERVERS, play_role_options, role_values)
-from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import server_outcome
 
 
 class ActionModule(ActionBase):
@@ -60,7 +59,9 @@ class ActionModule(ActionBase):
             return result
         host = task_vars.get("inventory_hostname")
         if host in task_vars.get("groups", {}).get(SERVERS, ()):
-            # a protected server: its own firewall, written here over its own connection
+            # a protected server: its own firewall, written here over its own connection (imported here:
+            # most runs protect no server, and every module a run imports is compiled on every run)
+            from ansible_collections.ddos.scrubbing.plugins.plugin_utils._server import server_outcome  # pylint: disable=import-outside-toplevel
             result.update(server_outcome(self, host, report, task_vars))
         elif host in task_vars.get("groups", {}).get(INTEGRATIONS, ()):
             result.update(host_outcome(host, reports, check_mode, bool(self._task.diff)))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.ddos.scrubbing.plugins.module_utils import _notify
 from ansible_collections.ddos.scrubbing.plugins.module_utils._errors import InputError, ProviderError, redact
 from ansible_collections.ddos.scrubbing.plugins.module_utils._incident import validate_incident
 from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import _parse_targets, load_integrations
@@ -88,7 +87,7 @@ def run_operation(params, check_mode=False):
         return inventory_refusal(errors)
     operation = params["operation"]
     safelist, bad = _parse_targets(params.get("safelist") or [])
-    notify_errors = _notify.validate(params.get("notify") or [])
+    notify_errors = _notifications().validate(params["notify"]) if params.get("notify") else []
     if bad or notify_errors:
         errors = (["scrubbing_safelist: %s" % bad] if bad else []) + notify_errors
         return {"failed": True, "changed": False, "errors": errors,
@@ -165,6 +164,13 @@ def run_operation(params, check_mode=False):
     return report
 
 
+def _notifications():
+    """The notifications' module, imported only by a run that has receivers (scrubbing_notify): a
+    module is compiled from source by every run that imports it, and most runs have none (issue 18)."""
+    from ansible_collections.ddos.scrubbing.plugins.module_utils import _notify  # pylint: disable=import-outside-toplevel
+    return _notify
+
+
 def _after_the_writes(report, audit, orch, params, operation):
     """The trail and the notifications, once every write of the run is done (or pending): neither
     can delay a protection, and a failure of either is a warning, never a failed run."""
@@ -173,8 +179,9 @@ def _after_the_writes(report, audit, orch, params, operation):
     deliveries = []
     receivers = params.get("notify") or []
     if receivers:
-        secrets = _notify.secrets_of(receivers)
-        deliveries = _notify.deliver(receivers, rows, operation, now)
+        notify = _notifications()
+        secrets = notify.secrets_of(receivers)
+        deliveries = notify.deliver(receivers, rows, operation, now)
         for sent in deliveries:
             if not sent["ok"]:
                 orch.warnings.append("notification %s (%s, %s) was not delivered: %s; the run itself is unaffected"
