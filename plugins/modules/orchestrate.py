@@ -227,7 +227,9 @@ audit:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.parameters import _list_no_log_values
 
+from ansible_collections.ddos.scrubbing.plugins.module_utils._inventory import load_integrations
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import ARGUMENT_SPEC, run_operation
 # Every provider, imported here so that Ansible's module packer sees it and ships it with this module to
 # a remote state host: the registry imports a provider by name, the first time an inventory names it,
@@ -241,9 +243,26 @@ SHIPPED_PROVIDERS = (aws_shield, bgp_blackhole, bgp_flowspec, cloudflare_magic_t
                      vultr_firewall)
 
 
+def result_no_log_values(params, integrations):
+    """What the module's result must not show.
+
+    integration_configs is no_log as a whole, so that Ansible never logs it on the state host. In
+    the result, though, Ansible would then mask each of its values wherever it appears: the
+    workspaces' and providers' names in the summary (``edge-mt (********): activated``), a server
+    number or a wait of 0.05 s wherever the same number is a count. Of the configs, only the
+    credentials (each provider's no_log options) are secrets; the other no_log options stay so.
+    """
+    others = dict(ARGUMENT_SPEC, integration_configs=dict(ARGUMENT_SPEC["integration_configs"], no_log=False))
+    return _list_no_log_values(others, params) | {secret for integ in integrations for secret in integ.secrets}
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    report = run_operation(module.params, check_mode=module.check_mode)
+    loaded = load_integrations(module.params["integration_configs"])
+    integrations, refused = loaded
+    if not refused:  # a refused config keeps all of its values masked: what is secret in it is unknown
+        module.no_log_values = result_no_log_values(module.params, integrations)
+    report = run_operation(module.params, check_mode=module.check_mode, loaded=loaded)
     for warning in report.pop("warnings_list", []):
         module.warn(warning)
     if report.get("failed"):

@@ -80,9 +80,10 @@ def inventory_refusal(errors):
             "msg": "the inventory is not valid; nothing was called:\n- " + "\n- ".join(errors)}
 
 
-def run_operation(params, check_mode=False):
-    """Run one playbook operation; return an Ansible result dict (never raises ProviderError)."""
-    integrations, errors = load_integrations(params["integration_configs"])
+def run_operation(params, check_mode=False, loaded=None):
+    """Run one playbook operation; return an Ansible result dict (never raises ProviderError).
+    ``loaded``: what load_integrations made of params' integration_configs, when the caller has it."""
+    integrations, errors = loaded or load_integrations(params["integration_configs"])
     if errors:
         return inventory_refusal(errors)
     operation = params["operation"]

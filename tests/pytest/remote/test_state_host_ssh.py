@@ -122,6 +122,14 @@ def test_a_play_whose_first_host_is_another_delegates_the_work_to_the_state_host
     assert started.returncode == 0, started.output
     assert "[localhost -> statehost" in started.output, started.output[-3000:]
     assert watch.seen_payload, "the module did not run on the state host"
+    # The summary names what was done, as with a local state host: only the credentials are masked in
+    # what the module returns, not every value of the configs it was given (names, numbers).
+    for line in ("incident D1 started in workspace prod", "edge-mt (cloudflare_magic_transit): activated",
+                 "robot (hetzner_firewall): activated"):
+        assert line in started.output, started.output[-3000:]
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in started.output, started.output[-3000:]
+    for secret in SECRET_VALUES:
+        assert secret not in started.output
     assert mt_advertised(sandbox) and robot_status(sandbox) == "active"
     resolved = run_playbook("incident", sandbox, ledger, {"incident": {"id": "D1", "status": "resolved",
                                                                        "workspace": "prod"}},
