@@ -214,7 +214,7 @@ class Converger:
     def _claim(self, book, scope, force_state, refused, results, done_keys):
         """(tasks this run now holds, names another live run holds)."""
         now = self.clock()
-        tasks, busy = [], []
+        due = []  # (integration, its record, decision): what this round must write, claimed together below
         for name in scope:
             if name in refused:
                 continue
@@ -238,7 +238,13 @@ class Converger:
                 continue  # failed in this run already; reconcile retries it
             if done_keys.get(name) == decision.key() and not rec.get("pending"):
                 continue  # converged by this run already
-            if not self.check_mode and not book.claim(name, self.who, now):
+            due.append((integ, rec, decision))
+        names = [integ.name for integ, _rec, _decision in due]
+        taken = set(names if self.check_mode else book.claim_all(names, self.who, now))
+        tasks, busy = [], []
+        for integ, rec, decision in due:
+            name = integ.name
+            if name not in taken:
                 results[name] = {"integration": name, "provider": integ.provider, "action": "none",
                                  "changed": False, "active": rec["active"],
                                  "reason": "another run (%s) is changing it" % describe_holder(book.holder(name))}

@@ -216,11 +216,15 @@ class Book:
     # -- claims, intents, outcomes --------------------------------------------------------------
     def claim(self, name, who, now):
         """Take ``name`` for this run; False if another live run is working on it."""
-        rec = self.integration(name)
-        if not self.ledger.take_claim(name, rec.get("claim"), who, now):
-            return False
-        rec["claim"] = who
-        return True
+        return bool(self.claim_all([name], who, now))
+
+    def claim_all(self, names, who, now):
+        """Take each of ``names`` for this run, all at once (one statement on PostgreSQL); returns
+        the ones taken, leaving out those another live run is working on."""
+        taken = self.ledger.take_claims({name: self.integration(name).get("claim") for name in names}, who, now)
+        for name in taken:
+            self.integration(name)["claim"] = who
+        return taken
 
     def holder(self, name):
         """Who holds ``name``'s claim (the backend may know better than the record)."""

@@ -232,8 +232,9 @@ class FileLedger:
                     os.unlink(tmp)
 
     # -- claims ---------------------------------------------------------------------------------
-    def take_claim(self, name, current, who, now):
-        return not _file_claim_is_live(current, who, now)
+    @staticmethod
+    def take_claims(current, who, now):
+        return [name for name, claim in current.items() if not _file_claim_is_live(claim, who, now)]
 
     def drop_claim(self, name):
         pass

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -258,4 +259,101 @@ def test_postgres_holds_no_transaction_between_transactions(pg_dsn, postgres):
                           "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"],
                          check=True, capture_output=True, text=True).stdout.strip()
     assert out == "0", "the claim session is idle, not inside a transaction"
+    ledger.close()
+
+
+def test_claims_taken_together_leave_out_only_the_one_another_run_holds(backend):
+    path, dsn = backend
+    holder = _python(HOLDER, path, dsn, "claim")
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        ledger = open_ledger(path, dsn)
+        with ledger.transaction() as book:
+            assert book.claim_all(["alpha", "edge", "omega"], claimant("incident"), time.time()) == ["alpha", "omega"]
+        with ledger.transaction() as book:
+            assert [book.integration(n)["claim"] is not None for n in ("alpha", "omega")] == [True, True]
+        ledger.close()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _outside(dsn):
+    import psycopg  # pylint: disable=import-outside-toplevel
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _key(name):
+    return _ledger_pg.PostgresLedger._key(name)  # pylint: disable=protected-access
+
+
+def test_a_run_whose_claims_session_was_ended_holds_none_of_its_claims_any_more(pg_dsn):
+    """What a run checks before each provider write, once per transaction for all its intents: a
+    run presumed lost (its claims session ended by the run that took over) must write nothing."""
+    ledger = open_ledger("/unused", pg_dsn)
+    me = claimant("incident")
+    with ledger.transaction() as book:
+        assert book.claim_all(["alpha", "omega"], me, time.time()) == ["alpha", "omega"]
+    with ledger.transaction() as book:
+        assert book.holds_claim("alpha", me) and book.holds_claim("omega", me)
+    with _outside(pg_dsn) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (ledger._claims_conn.info.backend_pid,))  # pylint: disable=protected-access
+    with ledger.transaction() as book:
+        assert not book.holds_claim("alpha", me) and not book.holds_claim("omega", me)
+    ledger.close()
+
+
+def test_claims_released_in_a_transaction_go_at_its_commit_and_stay_when_it_is_abandoned(pg_dsn):
+    ledger = open_ledger("/unused", pg_dsn)
+    me = claimant("incident")
+    with ledger.transaction() as book:
+        assert book.claim_all(["alpha", "omega"], me, time.time()) == ["alpha", "omega"]
+    with _outside(pg_dsn) as other:
+        def free(name):
+            got = other.execute("SELECT pg_try_advisory_lock(%s, %s)", (_ledger_pg.LOCK_SPACE, _key(name))).fetchone()[0]
+            if got:
+                other.execute("SELECT pg_advisory_unlock(%s, %s)", (_ledger_pg.LOCK_SPACE, _key(name)))
+            return got
+        with pytest.raises(RuntimeError):
+            with ledger.transaction() as book:
+                book.release("alpha")
+                raise RuntimeError("a change that fails: nothing of this transaction is recorded")
+        assert not free("alpha"), "an abandoned transaction's release is not made: the claim is still ours"
+        with ledger.transaction() as book:
+            book.release("alpha")
+            assert not book.holds_claim("alpha", me), "released is released, even before the commit"
+            assert book.holds_claim("omega", me)
+        assert free("alpha"), "released at the commit"
+        assert not free("omega")
+    ledger.close()
+
+
+def test_every_transaction_of_a_postgres_ledger_waits_at_most_lock_timeout(pg_dsn):
+    """The lock wait is set once for the run's connection, and again on the one that replaces it."""
+    open_ledger("/unused", pg_dsn).read()  # creates the table
+    ledger = _ledger_pg.PostgresLedger(pg_dsn, lock_timeout=1)
+    outcomes = []
+
+    def attempt():
+        try:
+            with ledger.transaction() as book:
+                book.workspace("w")
+            outcomes.append("written")
+        except ProviderError as exc:
+            outcomes.append(str(exc))
+
+    with _outside(pg_dsn) as other:
+        other.autocommit = False
+        other.execute("SELECT doc FROM %s WHERE id = 1 FOR UPDATE" % _ledger_pg.TABLE)
+        for _attempt in range(2):  # the second on a new connection: the first was dropped with its error
+            start = time.monotonic()
+            thread = threading.Thread(target=attempt, daemon=True)
+            thread.start()
+            thread.join(15)
+            assert not thread.is_alive(), "a locked ledger must not be waited for beyond lock_timeout"
+            assert time.monotonic() - start < 10
+        other.rollback()
+    assert len(outcomes) == 2 and all("is locked by" in o and "waited 1 s" in o for o in outcomes), outcomes
+    attempt()
+    assert outcomes[-1] == "written"
     ledger.close()
