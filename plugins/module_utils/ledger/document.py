@@ -214,10 +214,6 @@ class Book:
                 del ws["incidents"][incident_id]
 
     # -- claims, intents, outcomes --------------------------------------------------------------
-    def claim(self, name, who, now):
-        """Take ``name`` for this run; False if another live run is working on it."""
-        return bool(self.claim_all([name], who, now))
-
     def claim_all(self, names, who, now):
         """Take each of ``names`` for this run, all at once (one statement on PostgreSQL); returns
         the ones taken, leaving out those another live run is working on."""

@@ -68,7 +68,7 @@ HOLDER = textwrap.dedent("""
     ledger = open_ledger(sys.argv[1], sys.argv[2] or None, operation="incident")
     if sys.argv[3] == "claim":
         with ledger.transaction() as book:
-            assert book.claim("edge", claimant("incident"), time.time())
+            assert book.claim_all(["edge"], claimant("incident"), time.time()) == ["edge"]
     else:
         held = ledger._locked()  # keep a reference: the lock lives as long as this context
         held.__enter__()
@@ -142,13 +142,13 @@ def test_a_dead_claimants_claim_is_taken_over_at_once(backend):
     ledger = open_ledger(path, dsn)
     me = claimant("reconcile")
     with ledger.transaction() as book:
-        assert not book.claim("edge", me, time.time()), "a live claim of another run is respected"
+        assert book.claim_all(["edge"], me, time.time()) == [], "a live claim of another run is respected"
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     start = time.monotonic()
     while True:
         with ledger.transaction() as book:
-            if book.claim("edge", me, time.time()):
+            if book.claim_all(["edge"], me, time.time()) == ["edge"]:
                 break
         assert time.monotonic() - start < 10, "a killed claimant's claim must not block for minutes"
         time.sleep(0.1)
@@ -254,7 +254,7 @@ def test_postgres_holds_no_transaction_between_transactions(pg_dsn, postgres):
     ledger = open_ledger("/unused", pg_dsn)
     with ledger.transaction() as book:
         book.workspace("w")
-        assert book.claim("edge", claimant("incident"), time.time())
+        assert book.claim_all(["edge"], claimant("incident"), time.time()) == ["edge"]
     out = subprocess.run(["psql", "-X", "-At", "-d", pg_dsn, "-c",
                           "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"],
                          check=True, capture_output=True, text=True).stdout.strip()
