@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.operations import WRITING
 from ansible_collections.ddos.scrubbing.plugins.module_utils.engine.report import outcome_line
 from ansible_collections.ddos.scrubbing.plugins.plugin_utils._role import (
-    INTEGRATIONS, SERVERS, play_role_options, role_values)
+    INTEGRATIONS, SERVERS, play_role_options)
 
 
 class ActionModule(ActionBase):
@@ -51,7 +51,7 @@ class ActionModule(ActionBase):
         if boolean(self._task.args.get("whole_run", False)):
             played = task_vars.get("ansible_play_hosts_all") or ()
             from_role = boolean(self._task.args.get("from_role", False))
-            show = self._task.args.get("show") or (self._role_show(task_vars) if from_role else "summary")
+            show = self._task.args.get("show") or (role_show(report) if from_role else "summary")
             if show not in ("summary", "rows"):
                 raise AnsibleActionFail("ddos.scrubbing.outcome: show must be summary or rows, got %r" % show)
             not_recorded = self._record_servers(report, task_vars) if from_role else None
@@ -68,14 +68,6 @@ class ActionModule(ActionBase):
         else:
             result.update(changed=False, msg="not an integration: the run's results are on the integrations' hosts")
         return result
-
-    def _role_show(self, task_vars):
-        """The role's status rows when it was asked for JSON status, else its summary."""
-        values = role_values(task_vars)
-        wanted = self._templar.template({name: values.get(name) for name in (
-            "scrubbing_operation", "scrubbing_status_format")})
-        json_status = wanted["scrubbing_operation"] == "status" and wanted["scrubbing_status_format"] == "json"
-        return "rows" if json_status else "summary"
 
     def _record_servers(self, report, task_vars):
         """Book what each protected server's own task reported (``scrubbing_server_result``) to the
@@ -101,6 +93,12 @@ class ActionModule(ActionBase):
             return None
         return "the protected servers' firewalls were not recorded in the ledger: %s" % (
             recorded.get("msg") or "failed without a message")
+
+
+def role_show(report):
+    """What the role's verdict prints: the status rows when the status was asked for as JSON
+    (scrubbing_status_format, as the orchestrate task reports it), else the summary."""
+    return "rows" if report.get("status_format") == "json" else "summary"
 
 
 def run_failures(reports):

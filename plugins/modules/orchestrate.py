@@ -215,6 +215,15 @@ status_file:
   description: The file written (C(path)) and its C(format).
   returned: when operation is status and status_file was written
   type: dict
+status_format:
+  description: The O(status_format) the status was asked in (the role's verdict shows the rows for V(json)).
+  returned: when operation is status
+  type: str
+state_host:
+  description:
+    - The host the work ran on, C(scrubbing_state_host) (the role's verdict task is delegated there).
+  returned: when run by the role (from_role)
+  type: str
 notifications:
   description: One entry per POST to a receiver (C(receiver), C(format), C(sent), C(events), C(ok), C(error)).
   returned: when notify is set and the run changed something

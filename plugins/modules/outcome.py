@@ -63,8 +63,8 @@ options:
     description:
       - Set by the role C(ddos.scrubbing.scrubbing), with O(whole_run=true), on the task delegated to
         C(scrubbing_state_host).
-      - Without O(show), shows V(rows) when the role's C(scrubbing_operation) is V(status) and its
-        C(scrubbing_status_format) V(json), else V(summary).
+      - Without O(show), shows V(rows) when the registered report is a status asked for as JSON
+        (C(status_format=json), the role's C(scrubbing_status_format)), else V(summary).
       - After an operation that writes (incident, activate, withdraw, reconcile) that reached the integrations,
         it first records in the ledger what each protected server's own task reported (C(scrubbing_server_result),
         registered by the per-host task), in the ledger the role's variables name (C(scrubbing_state_file),

@@ -135,6 +135,7 @@ def run_operation(params, check_mode=False, loaded=None):
             _active_time(report, audit, orch)
             report["table"] = format_table(report["rows"])
             report["ledger"] = {"backend": ledger.backend, "where": ledger.where}
+            report["status_format"] = status_format
             if status_file and status_format != "table":
                 _write_status(report, status_format, status_file, orch)
             elif status_file:

@@ -212,6 +212,18 @@ def test_a_run_that_fails_as_a_whole_says_why_once_and_writes_nothing(sandbox, t
     assert "incident.status must be 'started', 'updated' or 'resolved'" in run.stdout
     assert sandbox.requests(writes_only=True) == []
 
+    # Refused before the work started (the batch is not a list): each integration still has its line,
+    # and the verdict says why, once.
+    run = play("incident", inv, ledger, {"incidents": "A started"})
+    assert run.returncode == 2, run.output
+    counts = recap(run)
+    assert counts["localhost"][2] == 1 and counts["mt-edge"][2:4] == (0, 1), run.stdout
+    verdict = run.stdout.split("TASK [The run as a whole]", 1)[1]
+    fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal: ")]
+    assert len(fatal) == 1 and fatal[0] in verdict, run.stdout
+    assert "incidents: a non-empty list of incident events is expected, got str" in fatal[0], fatal
+    assert sandbox.requests() == []
+
 
 def test_the_roles_variables_are_validated_once(sandbox, tmp_path):
     inv, ledger = inventory(tmp_path, sandbox), tmp_path / "ledger.json"

@@ -121,6 +121,9 @@ def test_a_play_whose_first_host_is_another_delegates_the_work_to_the_state_host
                                inventory=inventory, env=SECRETS)
     assert started.returncode == 0, started.output
     assert "[localhost -> statehost" in started.output, started.output[-3000:]
+    # The verdict too, where the protected servers' results would be recorded.
+    verdict = started.output.split("TASK [The run as a whole]", 1)[1].split("PLAY RECAP", 1)[0]
+    assert "ok: [localhost -> statehost" in verdict, verdict
     assert watch.seen_payload, "the module did not run on the state host"
     # The summary names what was done, as with a local state host: only the credentials are masked in
     # what the module returns, not every value of the configs it was given (names, numbers).
