@@ -331,7 +331,3 @@ def workspace_names(doc):
 
 def integration_names(doc):
     return sorted(doc["integrations"])
-
-
-def _iso(epoch):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else "-"
