@@ -109,9 +109,18 @@ class ActionModule(ActionBase):
                 result.update(failed=True, changed=False, msg=refusal)
                 return result
             self._task.args = dict(options, **self._task.args)  # an argument given in the task wins
+        self._server_results = None
+        if self._task.args.get("operation") == "record":
+            # What each protected server's own task reported (registered on that server's host).
+            hostvars = task_vars["hostvars"]
+            self._server_results = {name: as_data(hostvars[name].get("scrubbing_server_result"), name)
+                                    for name in task_vars.get("groups", {}).get(SERVERS, [])
+                                    if isinstance(hostvars[name].get("scrubbing_server_result"), dict)}
         try:
             self._integration_configs(task_vars)
-            incidents = self._incident_events(task_vars)
+            # Every event of the batch checked before the first one runs: one that cannot be read
+            # refuses the batch before anything is written, rather than after the events before it.
+            runs = [self._validated(incident, where) for where, incident in self._incident_events(task_vars)]
         except Unrenderable as exc:
             result.update(inventory_refusal(list(exc.args)))
             return result
@@ -121,13 +130,6 @@ class ActionModule(ActionBase):
             # would end the play on this task, without them).
             result.update(failed=True, changed=False, msg=exc.message)
             return result
-        self._server_results = None
-        if self._task.args.get("operation") == "record":
-            # What each protected server's own task reported (registered on that server's host).
-            hostvars = task_vars["hostvars"]
-            self._server_results = {name: as_data(hostvars[name].get("scrubbing_server_result"), name)
-                                    for name in task_vars.get("groups", {}).get(SERVERS, [])
-                                    if isinstance(hostvars[name].get("scrubbing_server_result"), dict)}
         if self._connection.transport != "local":
             refusal = self._pipeline_or_refuse()
             if refusal:
@@ -139,12 +141,13 @@ class ActionModule(ActionBase):
         feed = self._claim_feed(task_vars)
         recorded = False
         try:
-            reports = [self._run_one(incident, task_vars) for incident in incidents]
+            reports = [self._run(params, task_vars) for params in runs]
             recorded = True
             if feed is not None:
                 for batch in feed.batches():
                     recorded = False
-                    reports.extend(self._run_one(as_data(incident, "incident_feed"), task_vars) for incident in batch)
+                    reports.extend(self._run(self._validated(as_data(incident, "incident_feed"), "incident_feed"),
+                                             task_vars) for incident in batch)
                     recorded = True
         finally:
             if feed is not None:
@@ -155,11 +158,18 @@ class ActionModule(ActionBase):
         result.update(report)
         return result
 
-    def _run_one(self, incident, task_vars):
+    def _validated(self, incident, where):
+        """The operation's parameters for one event (None when the operation takes none), checked
+        against the module's argument spec; a refusal names the event (``where``)."""
         self._incident = incident
-        validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleActionFail as exc:
+            raise AnsibleActionFail(exc.message if where == "incident" else "%s: %s" % (where, exc.message)) from None
         del validation
-        params = dict(params)
+        return dict(params)
+
+    def _run(self, params, task_vars):
         if self._connection.transport == "local":
             return run_operation(params, check_mode=bool(self._task.check_mode))
         return self._execute_module(module_name="ddos.scrubbing.orchestrate", module_args=params,
@@ -190,15 +200,16 @@ class ActionModule(ActionBase):
             self._task.args = original
 
     def _incident_events(self, task_vars):
-        """The incidents to run, in order: [None] when the operation takes none."""
+        """The incidents to run, in order, each with where it came from: [("incident", None)] when the
+        operation takes none."""
         incidents = task_vars.get("incidents") if self._task.args.get("operation") == "incident" else None
         if incidents is None or "incident" in self._task.args:
-            return [self._incident_var(task_vars)]
+            return [("incident", self._incident_var(task_vars))]
         incidents = as_data(incidents, "incidents", strict=False)  # so that a refusal names the type as written
         if not isinstance(incidents, list) or not incidents:
             raise AnsibleActionFail("incidents: a non-empty list of incident events is expected, got %s"
                                     % type(incidents).__name__)
-        return [as_data(incident, "incidents[%d]" % n) for n, incident in enumerate(incidents)]
+        return [("incidents[%d]" % n, as_data(incident, "incidents[%d]" % n)) for n, incident in enumerate(incidents)]
 
     def _incident_var(self, task_vars):
         # The role never templates ``incident`` (nor declares it in its argument spec, whose

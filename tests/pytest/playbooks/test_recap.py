@@ -212,17 +212,23 @@ def test_a_run_that_fails_as_a_whole_says_why_once_and_writes_nothing(sandbox, t
     assert "incident.status must be 'started', 'updated' or 'resolved'" in run.stdout
     assert sandbox.requests(writes_only=True) == []
 
-    # Refused before the work started (the batch is not a list): each integration still has its line,
-    # and the verdict says why, once.
-    run = play("incident", inv, ledger, {"incidents": "A started"})
-    assert run.returncode == 2, run.output
-    counts = recap(run)
-    assert counts["localhost"][2] == 1 and counts["mt-edge"][2:4] == (0, 1), run.stdout
-    verdict = run.stdout.split("TASK [The run as a whole]", 1)[1]
-    fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal: ")]
-    assert len(fatal) == 1 and fatal[0] in verdict, run.stdout
-    assert "incidents: a non-empty list of incident events is expected, got str" in fatal[0], fatal
-    assert sandbox.requests() == []
+    # Events that cannot be read at all, refused before the work started: each integration still has
+    # its line, and the verdict says why, once. In a batch, the good event before the bad one is not
+    # run either.
+    for events, why in (({"incidents": "A started"},
+                         "incidents: a non-empty list of incident events is expected, got str"),
+                        ({"incident": "A started"}, "argument 'incident' is of type str"),
+                        ({"incidents": [{"id": "A", "status": "started"}, 5]},
+                         "incidents[1]: argument 'incident' is of type int")):
+        run = play("incident", inv, ledger, events)
+        assert run.returncode == 2, run.output
+        counts = recap(run)
+        assert counts["localhost"][2] == 1 and counts["mt-edge"][2:4] == (0, 1), run.stdout
+        verdict = run.stdout.split("TASK [The run as a whole]", 1)[1]
+        fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal: ")]
+        assert len(fatal) == 1 and fatal[0] in verdict, run.stdout
+        assert why in fatal[0], fatal
+        assert sandbox.requests() == [] and not ledger.exists()
 
 
 def test_the_roles_variables_are_validated_once(sandbox, tmp_path):
