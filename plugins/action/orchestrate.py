@@ -100,7 +100,7 @@ class ActionModule(ActionBase):
         if self._task.args.get("from_role"):
             # Where the role's work ran, whatever happens next: the verdict task goes there to record the
             # protected servers' results, reading it here rather than working out scrubbing_state_host
-            # again (a lookup and its plugin, about 4 ms of every run, issue 18).
+            # again (a lookup and its plugin, about 3 ms of every run, issue 18).
             result["state_host"] = self._task.delegate_to or task_vars.get("inventory_hostname")
             # The options the role's variables set, checked here rather than by tasks of their own, and
             # read here rather than templated as task arguments (plugin_utils/_role.py).
@@ -159,8 +159,8 @@ class ActionModule(ActionBase):
         return result
 
     def _validated(self, incident, where):
-        """The operation's parameters for one event (None when the operation takes none), checked
-        against the module's argument spec; a refusal names the event (``where``)."""
+        """The operation's parameters for one event (``incident`` is None when the operation takes
+        none), checked against the module's argument spec; a refusal names the event (``where``)."""
         self._incident = incident
         try:
             validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
@@ -205,10 +205,10 @@ class ActionModule(ActionBase):
         incidents = task_vars.get("incidents") if self._task.args.get("operation") == "incident" else None
         if incidents is None or "incident" in self._task.args:
             return [("incident", self._incident_var(task_vars))]
-        incidents = as_data(incidents, "incidents", strict=False)  # so that a refusal names the type as written
-        if not isinstance(incidents, list) or not incidents:
+        if not isinstance(incidents, (list, tuple)) or not incidents:
+            # the type as written, not Ansible's tagged one (_AnsibleTaggedStr)
             raise AnsibleActionFail("incidents: a non-empty list of incident events is expected, got %s"
-                                    % type(incidents).__name__)
+                                    % type(as_data(incidents, "incidents", strict=False)).__name__)
         return [("incidents[%d]" % n, as_data(incident, "incidents[%d]" % n)) for n, incident in enumerate(incidents)]
 
     def _incident_var(self, task_vars):
