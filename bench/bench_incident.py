@@ -11,17 +11,22 @@ one ``debug`` task, run, as a task is, on every host of the play; a run with ``-
 with it under the same limit. Issue 17 has the incident playbook give every integration host its
 own PLAY RECAP line, which takes a task per host; Ansible charges that per host whatever the task
 does (a fork, the host's variables, a callback), so a baseline that skipped the hosts (one task,
-``run_once``) would count Ansible's price as ours. That one is printed too, for reference.
+``run_once``) would count Ansible's price as ours. That one is printed too, for reference, and so is
+the incident playbook's shape in debug tasks (a task run once, one per host, a verdict run once after
+them): what Ansible charges for that shape, whatever the tasks do.
 Every run must activate and record every integration, or the benchmark stops. The sandbox's
 OpenAPI request checks are off here (see main): they are the provider's CPU, not the run's. Also
 printed: the API calls of an activation and of a no-op run, and the same HTTP calls made by a plain
-script (the provider-side floor). Medians of N runs (default 3; --runs-8, default 9, for 1 and 8
+script (the provider-side floor). Medians of N rounds (default 5, for 200 integrations, whose
+PostgreSQL-to-file ratio moved from 1.03x to 1.14x between runs of 3; --runs-8, default 9, for 1 and 8
 integrations, whose ratio moves by 0.1 from one run to the next on these machines while a run costs
-about 2 s; --runs-1000, default 3, for 1,000),
-each incident run next to its baseline: this machine's speed moves by half within an hour.
+about 2 s; --runs-1000, default 3, for 1,000). A round runs each kind once, next to its baseline (this
+machine's speed moves by half within an hour), in an order shuffled anew each round (--seed): in a
+fixed order, the same kind would always follow the same other one.
 
 Everything talks to an in-process sandbox and a throwaway PostgreSQL on 127.0.0.1. Usage:
-    .venv/bin/python bench/bench_incident.py [--runs 3] [--runs-8 9] [--runs-1000 3] [--skip-1000] [--skip-pg]
+    .venv/bin/python bench/bench_incident.py [--runs 5] [--runs-8 9] [--runs-1000 3] [--seed 18] [--skip-1000]
+        [--skip-pg]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -114,6 +120,19 @@ GOAL_PG = "200 integrations at 50 ms per call, PostgreSQL ledger vs file ledger"
 LIMITED = " (--limit localhost: no recap line per integration; baseline under the same limit)"
 
 
+def rounds(count, jobs, rng):
+    """``count`` rounds of every job (name: a function returning seconds), each round in its own shuffled
+    order: a run that slows the one after it (or a machine that drifts) weighs on every kind alike, not
+    always on the same one. Returns {name: [seconds, ...]}."""
+    times = {name: [] for name in jobs}
+    for _round in range(count):
+        order = list(jobs)
+        rng.shuffle(order)
+        for name in order:
+            times[name].append(jobs[name]())
+    return times
+
+
 def reference(what, measured, without_hosts):
     """The same run against the run_once playbook: what it costs including Ansible's price per host."""
     print("    %s: %+.3f s (%.2fx) over the run_once one-task playbook (reference, not a goal)" % (
@@ -132,11 +151,12 @@ def ledger_doc(ledger, dsn):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--runs-8", type=int, default=9)
     parser.add_argument("--runs-1000", type=int, default=3)
     parser.add_argument("--skip-1000", action="store_true")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--seed", type=int, default=18, help="the order of the runs within each round")
     args = parser.parse_args()
     expected = [GOAL_8, GOAL_200] + ([] if args.skip_1000 else [GOAL_1000]) + ([] if args.skip_pg else [GOAL_PG])
     expected += [GOAL_200 + LIMITED] + ([] if args.skip_1000 else [GOAL_1000 + LIMITED])
@@ -174,6 +194,16 @@ def main():
         # the same task run once: a play that never visits its hosts (for reference only)
         handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
                      "    - ansible.builtin.debug:\n        msg: one task\n      run_once: true\n")
+    same_shape = os.path.join(work, "same-shape.yml")
+    with open(same_shape, "w", encoding="utf-8") as handle:
+        # the incident playbook's three tasks as debug tasks (run_once, per host, run_once in always):
+        # Ansible's own price for that shape, which issue 17's line per integration and a verdict after
+        # those lines take (for reference only)
+        handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
+                     "    - ansible.builtin.debug:\n        msg: the work\n      run_once: true\n"
+                     "    - block:\n        - ansible.builtin.debug:\n            msg: per host\n"
+                     "      always:\n        - ansible.builtin.debug:\n            msg: the verdict\n"
+                     "          run_once: true\n")
     playbook = os.path.join(VENV_BIN, "ansible-playbook")
     started = json.dumps({"incident": {"id": "bench", "status": "started"}})
     counter = [0]
@@ -189,6 +219,9 @@ def main():
 
     def without_hosts(count):
         return timed([playbook, "-i", inv_path(count), run_once], environment)
+
+    def shaped(count):
+        return timed([playbook, "-i", inv_path(count), same_shape], environment)
 
     def one_incident(count, latency, dsn=None, limit=None, noop=True):
         """One activation run (checked: all activated, all recorded) and, with ``noop``, one no-op
@@ -221,21 +254,25 @@ def main():
         writes = sum(1 for e in entries if e["write"])
         return "%d reads, %d writes" % (len(entries) - writes, writes)
 
-    median = statistics.median
-    print("ddos.scrubbing incident benchmark (medians of %d runs, %d at 1 and 8 integrations, %d at 1,000; "
-          "sandbox on 127.0.0.1)" % (args.runs, args.runs_8, args.runs_1000), flush=True)
-    # Interleaved, so that whatever else the machine does weighs on baseline and incident alike.
-    base1, base8, once8, one_times, eight_times, plain = [], [], [], [], [], []
-    for _run in range(args.runs_8):
-        base1.append(baseline(1))
-        seconds, act1, noop1 = one_incident(1, 0.0)
-        one_times.append(seconds)
-        base8.append(baseline(8))
-        once8.append(without_hosts(8))
-        seconds, act8, noop8 = one_incident(8, 0.0)
-        eight_times.append(seconds)
+    def plain_8():
         sandbox.reset({"cloudflare": scenario(8)})
-        plain.append(plain_python_activation(api_url, 8))
+        return plain_python_activation(api_url, 8)
+
+    median = statistics.median
+    rng = random.Random(args.seed)
+    print("ddos.scrubbing incident benchmark (medians of %d runs, %d at 1 and 8 integrations, %d at 1,000; "
+          "sandbox on 127.0.0.1; runs in a shuffled order each round, --seed %d)" % (
+              args.runs, args.runs_8, args.runs_1000, args.seed), flush=True)
+    # The API calls of an activation and of the no-op run after it, counted once, before the timed rounds.
+    _seconds, act1, noop1 = one_incident(1, 0.0)
+    _seconds, act8, noop8 = one_incident(8, 0.0)
+    # Interleaved, so that whatever else the machine does weighs on baseline and incident alike.
+    times = rounds(args.runs_8, {
+        "base1": lambda: baseline(1), "one": lambda: one_incident(1, 0.0, noop=False)[0],
+        "base8": lambda: baseline(8), "once8": lambda: without_hosts(8), "shape8": lambda: shaped(8),
+        "eight": lambda: one_incident(8, 0.0, noop=False)[0], "plain": plain_8}, rng)
+    base1, one_times, plain = times["base1"], times["one"], times["plain"]
+    base8, once8, shape8, eight_times = times["base8"], times["once8"], times["shape8"], times["eight"]
     print("%-66s %8.3f s" % ("one-task playbook, 1-integration inventory", median(base1)))
     print("%-66s %8.3f s" % ("incident started, 1 integration", median(one_times)))
     print("%-66s %8.3f s" % ("plain Python script, same HTTP calls for 8 prefixes", median(plain)))
@@ -252,17 +289,25 @@ def main():
     print("    8 integrations, each round's own ratio: lowest %.2fx, median %.2fx, highest %.2fx; %d of %d rounds "
           "at most 1.25x" % (each[0], median(each), each[-1], sum(1 for r in each if r <= 1.25), len(each)))
     reference("8 integrations", median(eight_times), median(once8))
+    print("%-66s %8.3f s" % ("  the incident playbook's three tasks as debug tasks (reference)", median(shape8)))
+    print("    Ansible's price for that shape: %+.3f s (%.2fx the one-task playbook); the run's own: %+.3f s" % (
+        median(shape8) - median(base8), median(shape8) / median(base8), median(eight_times) - median(shape8)))
 
-    base200, once200, limbase200, file200, pg200, limited200 = [], [], [], [], [], []
-    for _run in range(args.runs):
-        base200.append(baseline(200))
-        once200.append(without_hosts(200))
-        limbase200.append(baseline(200, limit="localhost"))
-        limited200.append(one_incident(200, 0.05, limit="localhost", noop=False)[0])
-        seconds, act200, _noop = one_incident(200, 0.05, noop=False)
-        file200.append(seconds)
-        if pg is not None:
-            pg200.append(one_incident(200, 0.05, pg.dsn, noop=False)[0])
+    calls200 = []
+
+    def file_200():
+        seconds, activation, _noop = one_incident(200, 0.05, noop=False)
+        calls200[:] = activation
+        return seconds
+
+    jobs = {"base": lambda: baseline(200), "once": lambda: without_hosts(200),
+            "limbase": lambda: baseline(200, limit="localhost"),
+            "limited": lambda: one_incident(200, 0.05, limit="localhost", noop=False)[0], "file": file_200}
+    if pg is not None:
+        jobs["pg"] = lambda: one_incident(200, 0.05, pg.dsn, noop=False)[0]
+    times = rounds(args.runs, jobs, rng)
+    base200, once200, limbase200 = times["base"], times["once"], times["limbase"]
+    limited200, file200, pg200, act200 = times["limited"], times["file"], times.get("pg"), calls200
     print("%-66s %s" % ("API calls, activation of 200 integrations", count(act200)))
     print("%-66s %8.3f s" % ("one-task playbook, 200-integration inventory", median(base200)))
     print("%-66s %8.3f s" % ("  the same task run_once (hosts not visited; reference)", median(once200)))
@@ -275,12 +320,11 @@ def main():
     if pg is not None:
         goals.ratio(GOAL_PG, median(pg200), median(file200), 1.1)
     if not args.skip_1000:
-        base1000, full1000, limbase1000, limited1000 = [], [], [], []
-        for _run in range(args.runs_1000):
-            base1000.append(baseline(1000))
-            full1000.append(one_incident(1000, 0.05, noop=False)[0])
-            limbase1000.append(baseline(1000, limit="localhost"))
-            limited1000.append(one_incident(1000, 0.05, limit="localhost", noop=False)[0])
+        times = rounds(args.runs_1000, {
+            "base": lambda: baseline(1000), "full": lambda: one_incident(1000, 0.05, noop=False)[0],
+            "limbase": lambda: baseline(1000, limit="localhost"),
+            "limited": lambda: one_incident(1000, 0.05, limit="localhost", noop=False)[0]}, rng)
+        base1000, full1000, limbase1000, limited1000 = times["base"], times["full"], times["limbase"], times["limited"]
         once1000 = without_hosts(1000)
         print("%-66s %8.3f s" % ("one-task playbook, 1000-integration inventory", median(base1000)))
         print("%-66s %8.3f s" % ("  the same task run_once (hosts not visited; reference)", once1000))
