@@ -230,6 +230,20 @@ def test_a_run_that_fails_as_a_whole_says_why_once_and_writes_nothing(sandbox, t
         assert why in fatal[0], fatal
         assert sandbox.requests() == [] and not ledger.exists()
 
+    # An inventory the run cannot take (a host in both groups): refused the same way, before any call.
+    doc = json.loads(open(inv, encoding="utf-8").read())
+    doc["scrubbing_servers"] = {"hosts": {"mt-edge": {}}}
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(doc))
+    run = play("incident", str(both), ledger, started())
+    assert run.returncode == 2, run.output
+    counts = recap(run)
+    assert counts["localhost"][2] == 1 and counts["mt-always-on"][2:4] == (0, 1), run.stdout
+    fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal: ")]
+    assert len(fatal) == 1 and fatal[0] in run.stdout.split("TASK [The run as a whole]", 1)[1], run.stdout
+    assert "mt-edge is in both groups scrubbing_integrations and scrubbing_servers" in fatal[0], fatal
+    assert sandbox.requests() == [] and not ledger.exists()
+
 
 def test_the_roles_variables_are_validated_once(sandbox, tmp_path):
     inv, ledger = inventory(tmp_path, sandbox), tmp_path / "ledger.json"
