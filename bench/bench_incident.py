@@ -184,26 +184,27 @@ def main():
     api_url = sandbox.api_url("cloudflare")
     environment = env(collections)
     work = tempfile.mkdtemp(prefix="ddos-bench-")
-    one_task = os.path.join(work, "one-task.yml")
-    with open(one_task, "w", encoding="utf-8") as handle:
-        # the incident playbook's hosts, one task, nothing else: the goals' baseline
-        handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
-                     "    - ansible.builtin.debug:\n        msg: one task\n")
-    run_once = os.path.join(work, "run-once.yml")
-    with open(run_once, "w", encoding="utf-8") as handle:
-        # the same task run once: a play that never visits its hosts (for reference only)
-        handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
-                     "    - ansible.builtin.debug:\n        msg: one task\n      run_once: true\n")
-    same_shape = os.path.join(work, "same-shape.yml")
-    with open(same_shape, "w", encoding="utf-8") as handle:
-        # the incident playbook's three tasks as debug tasks (run_once, per host, run_once in always):
-        # Ansible's own price for that shape, which issue 17's line per integration and a verdict after
-        # those lines take (for reference only)
-        handle.write("- hosts: all:localhost\n  gather_facts: false\n  tasks:\n"
-                     "    - ansible.builtin.debug:\n        msg: the work\n      run_once: true\n"
-                     "    - block:\n        - ansible.builtin.debug:\n            msg: per host\n"
-                     "      always:\n        - ansible.builtin.debug:\n            msg: the verdict\n"
-                     "          run_once: true\n")
+    def debug_play(name, tasks):
+        """A play over the incident playbook's hosts (all:localhost) with these tasks (written as JSON,
+        which YAML reads): a baseline whose tasks cost only Ansible's price for them."""
+        path = os.path.join(work, name + ".yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump([{"hosts": "all:localhost", "gather_facts": False, "tasks": tasks}], handle)
+        return path
+
+    def debug(msg, **keywords):
+        return dict({"ansible.builtin.debug": {"msg": msg}}, **keywords)
+
+    # one task, nothing else, on every host: the goals' baseline
+    one_task = debug_play("one-task", [debug("one task")])
+    # the same task run once: a play that never visits its hosts (for reference only)
+    run_once = debug_play("run-once", [debug("one task", run_once=True)])
+    # the incident playbook's three tasks as debug tasks (run once, per host, a verdict run once in always):
+    # Ansible's own price for that shape, which issue 17's line per integration and a verdict after those
+    # lines take (for reference only)
+    same_shape = debug_play("same-shape", [debug("the work", run_once=True),
+                                           {"block": [debug("per host")],
+                                            "always": [debug("the verdict", run_once=True)]}])
     playbook = os.path.join(VENV_BIN, "ansible-playbook")
     started = json.dumps({"incident": {"id": "bench", "status": "started"}})
     counter = [0]
@@ -214,14 +215,14 @@ def main():
             inventory(inv, api_url, count)
         return inv
 
-    def baseline(count, limit=None):
-        return timed([playbook, "-i", inv_path(count), one_task] + (["--limit", limit] if limit else []), environment)
+    def baseline(count, limit=None, play=one_task):
+        return timed([playbook, "-i", inv_path(count), play] + (["--limit", limit] if limit else []), environment)
 
     def without_hosts(count):
-        return timed([playbook, "-i", inv_path(count), run_once], environment)
+        return baseline(count, play=run_once)
 
     def shaped(count):
-        return timed([playbook, "-i", inv_path(count), same_shape], environment)
+        return baseline(count, play=same_shape)
 
     def one_incident(count, latency, dsn=None, limit=None, noop=True):
         """One activation run (checked: all activated, all recorded) and, with ``noop``, one no-op
