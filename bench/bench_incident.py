@@ -184,6 +184,7 @@ def main():
     api_url = sandbox.api_url("cloudflare")
     environment = env(collections)
     work = tempfile.mkdtemp(prefix="ddos-bench-")
+
     def debug_play(name, tasks):
         """A play over the incident playbook's hosts (all:localhost) with these tasks (written as JSON,
         which YAML reads): a baseline whose tasks cost only Ansible's price for them."""
