@@ -150,14 +150,35 @@ def utc_stamp(text):
     return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
 
 
+LOG_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
+
+
 def log_times(path, pattern):
-    """[(epoch, match)] of the lines of a log whose text after the stamp matches ``pattern``."""
+    """[(epoch, match)] of the log records whose text after their stamp matches ``pattern``.
+
+    A record's stamp is not always where its line starts: ansible-rulebook prints each event it
+    posts (ending with a row of '*' and no newline) to the stream its log records go to, so a
+    record logged meanwhile follows that row on the same line.
+    """
     found = []
     for line in open(path, encoding="utf-8", errors="replace"):
         match = re.search(pattern, line)
-        if match and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line):
-            found.append((local_log_time(line), match))
+        stamps = [s for s in LOG_STAMP.finditer(line) if match and s.end() <= match.start()]
+        if stamps:
+            found.append((local_log_time(line[stamps[-1].start():]), match))
     return found
+
+
+def test_log_times_finds_a_record_after_an_event_printout(tmp_path):
+    # As ansible-rulebook's log had it (CI, 2026-12-05): the event printout's row of '*' and, on the
+    # same line, the record of the unban's arrival, whose stamp the timeline missed.
+    log = tmp_path / "rulebook.log"
+    log.write_text("2026-12-05 10:14:18,581 - x - INFO - ddos.scrubbing: 1 incident event(s) of workspace prod to the "
+                   "rules\n" + "*" * 80 + "2026-12-05 10:14:18,582 - x - INFO - ddos.scrubbing: queued incident i1 "
+                   "resolved for workspace prod (/fastnetmon/prod, delivery d0784bb9ac1cfbdc)\n" + "*" * 80 + "\n")
+    queued = log_times(log, r"queued incident .* delivery d0784bb9ac1cfbdc\)")
+    assert [round(t % 60, 3) for t, _match in queued] == [18.582]
+    assert len(log_times(log, r"to the rules")) == 1 and log_times(log, r"\*{80}") == []
 
 
 def first_after(times, since):
