@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import runpy
 import sys
 
 CACHE = os.environ.get("DDOS_BENCH_BYTECODE_CACHE")
@@ -49,6 +50,18 @@ def _cached(get_code):
     return get_code_cached
 
 
+def _run_the_one_this_shadows():
+    """Put first on PYTHONPATH, this file hides the interpreter's own sitecustomize (Debian's python3
+    has one): run that one too, as it would have run."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for entry in sys.path:
+        other = os.path.join(entry or os.getcwd(), "sitecustomize.py")
+        if os.path.abspath(entry or os.getcwd()) != here and os.path.isfile(other):
+            runpy.run_path(other, run_name="sitecustomize")
+            return
+
+
+_run_the_one_this_shadows()
 if CACHE:
     from ansible.utils.collection_loader import _collection_finder  # pylint: disable=import-error
 
