@@ -163,7 +163,9 @@ def log_times(path, pattern):
     found = []
     for line in open(path, encoding="utf-8", errors="replace"):
         match = re.search(pattern, line)
-        stamps = [s for s in LOG_STAMP.finditer(line) if match and s.end() <= match.start()]
+        if not match:
+            continue
+        stamps = list(LOG_STAMP.finditer(line, 0, match.start()))  # the stamps before the match
         if stamps:
             found.append((local_log_time(line[stamps[-1].start():]), match))
     return found
